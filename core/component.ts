@@ -1,0 +1,96 @@
+/**
+ * The one shape every receiver, processor and exporter has. A component folder exports a factory
+ * built with `defineReceiver` / `defineProcessor` / `defineExporter`; `receivers/index.ts` and its
+ * siblings list the factories explicitly (no registration by import side effect).
+ */
+import type { z } from 'zod';
+import type { TraceConsumer } from './consumer.ts';
+import type { Logger } from './telemetry/logger.ts';
+import type { Metrics } from './telemetry/metrics.ts';
+
+export type Stability = 'development' | 'alpha' | 'beta' | 'stable';
+export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+
+/** What the runtime hands a component at creation (the Collector's "Settings"; `Config` is what the user wrote). */
+export interface ComponentSettings {
+  /** Full id as written in pipelines.yaml: `type` or `type/name`. */
+  readonly id: string;
+  readonly kind: ComponentKind;
+  /** A child logger bound to `{ component: id }`. */
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** Runtime services a started component may use. */
+export interface Host {
+  /** Report an error after start that makes the component unable to go on (e.g. a port lost). */
+  reportFatal(componentId: string, error: Error): void;
+}
+
+export interface Component {
+  /**
+   * Called once, exporters first and receivers last. Resolve once ready to accept data (ports bound,
+   * clients created); long work (connecting to a peer) continues in the background.
+   */
+  start(host: Host): Promise<void>;
+  /**
+   * Stop accepting, flush what is held to the next stage (or destination), release resources.
+   * Must resolve by the time `deadline` aborts, counting what it had to give up as
+   * `shutdown_timeout` drops. Idempotent and safe to call without `start`.
+   */
+  shutdown(deadline: AbortSignal): Promise<void>;
+}
+
+export type Receiver = Component;
+export interface Processor extends Component, TraceConsumer {}
+export interface Exporter extends Component, TraceConsumer {}
+
+interface FactoryBase<S extends z.ZodType> {
+  /** lower_snake_case; equals the folder name and the YAML key. */
+  readonly type: string;
+  readonly stability: Stability;
+  /** One line for `skybridge components` and docs. */
+  readonly description: string;
+  /** The single source of types, defaults, bounds and descriptions. Must reject unknown keys. */
+  readonly configSchema: S;
+}
+
+export interface ReceiverFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  readonly kind: 'receiver';
+  create(settings: ComponentSettings, config: z.output<S>, next: TraceConsumer): Receiver;
+}
+
+export interface ProcessorFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  readonly kind: 'processor';
+  create(settings: ComponentSettings, config: z.output<S>, next: TraceConsumer): Processor;
+}
+
+export interface ExporterFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
+  readonly kind: 'exporter';
+  create(settings: ComponentSettings, config: z.output<S>): Exporter;
+}
+
+export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory;
+
+export function defineReceiver<S extends z.ZodType>(f: Omit<ReceiverFactory<S>, 'kind'>): ReceiverFactory<S> {
+  return { kind: 'receiver', ...f };
+}
+export function defineProcessor<S extends z.ZodType>(f: Omit<ProcessorFactory<S>, 'kind'>): ProcessorFactory<S> {
+  return { kind: 'processor', ...f };
+}
+export function defineExporter<S extends z.ZodType>(f: Omit<ExporterFactory<S>, 'kind'>): ExporterFactory<S> {
+  return { kind: 'exporter', ...f };
+}
+
+/** `otlp/edge` → { type: 'otlp', name: 'edge' }. */
+export function parseComponentId(id: string): { type: string; name: string } | undefined {
+  const m = /^([a-z][a-z0-9_]*)(?:\/([A-Za-z0-9_.-]+))?$/.exec(id);
+  if (!m) return undefined;
+  return { type: m[1]!, name: m[2] ?? '' };
+}
+
+/** Resolves once; later calls return the same promise (otel-js BindOnceFuture). */
+export function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}

@@ -1,0 +1,21 @@
+import type { SpanBatch } from './model/span-batch.ts';
+
+/** Per-call context handed down the pipeline with a batch. */
+export interface ConsumeContext {
+  /** The receiver id that accepted the batch (`otlp`, `zipkin/edge`), for metrics and logs. */
+  readonly receiver: string;
+  /** Transport within the receiver (`grpc`, `http`), for metrics. */
+  readonly transport: string;
+}
+
+/**
+ * One stage's input. `consume` resolves once the batch is accepted by this stage and everything it
+ * synchronously hands on to; it rejects with a SkybridgeError when it is not accepted, and the
+ * rejection travels back to the receiver, which turns it into the protocol's status. Errors are the
+ * backpressure: nothing is acknowledged to a sender before `consume` resolved.
+ */
+export interface TraceConsumer {
+  /** True if `consume` mutates the batch; the fan-out hands such consumers their own copy. */
+  readonly mutatesData: boolean;
+  consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void>;
+}

@@ -1,0 +1,80 @@
+/**
+ * Every error skybridge hands to a sender is defined here, once, with its code, whether the sender
+ * should retry, and its gRPC and HTTP status. Receivers map errors with `toGrpcStatus` /
+ * `toHttpStatus` and nothing else (the OTLP spec's table: opentelemetry-proto docs/specification.md).
+ */
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+export type ErrorCode =
+  | 'SKB_ERR_CONFIG_INVALID'
+  | 'SKB_ERR_INPUT_INVALID'
+  | 'SKB_ERR_INPUT_TOO_LARGE'
+  | 'SKB_ERR_INPUT_MEDIA_TYPE'
+  | 'SKB_ERR_OVERLOADED'
+  | 'SKB_ERR_UNAVAILABLE'
+  | 'SKB_ERR_EXPORT_FAILED';
+
+export class SkybridgeError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly grpcStatus: GrpcStatus;
+  readonly httpStatus: number;
+  /** Milliseconds the sender should wait before retrying, when the error is retryable. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryable: boolean; grpcStatus: GrpcStatus; httpStatus: number; retryAfterMs?: number; cause?: unknown },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = opts.retryable;
+    this.grpcStatus = opts.grpcStatus;
+    this.httpStatus = opts.httpStatus;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+/** The payload cannot be decoded or violates the protocol. Permanent: resending will not help. */
+export class InvalidInputError extends SkybridgeError {
+  constructor(message: string, cause?: unknown) {
+    super('SKB_ERR_INPUT_INVALID', message, { retryable: false, grpcStatus: GrpcStatus.INVALID_ARGUMENT, httpStatus: 400, cause });
+  }
+}
+
+/** The payload (after decompression) is larger than the receiver's configured limit. */
+export class PayloadTooLargeError extends SkybridgeError {
+  constructor(message: string) {
+    super('SKB_ERR_INPUT_TOO_LARGE', message, { retryable: false, grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED, httpStatus: 413 });
+  }
+}
+
+export class UnsupportedMediaTypeError extends SkybridgeError {
+  constructor(message: string) {
+    super('SKB_ERR_INPUT_MEDIA_TYPE', message, { retryable: false, grpcStatus: GrpcStatus.INVALID_ARGUMENT, httpStatus: 415 });
+  }
+}
+
+/** A bounded queue or buffer is full. Retryable: the sender should back off and resend. */
+export class OverloadedError extends SkybridgeError {
+  constructor(message: string, retryAfterMs = 1000) {
+    super('SKB_ERR_OVERLOADED', message, { retryable: true, grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED, httpStatus: 429, retryAfterMs });
+  }
+}
+
+/** The component is shutting down or its downstream is unreachable. Retryable. */
+export class UnavailableError extends SkybridgeError {
+  constructor(message: string, retryAfterMs = 1000) {
+    super('SKB_ERR_UNAVAILABLE', message, { retryable: true, grpcStatus: GrpcStatus.UNAVAILABLE, httpStatus: 503, retryAfterMs });
+  }
+}
+
+/** Normalise anything thrown downstream into a SkybridgeError a receiver can answer with. */
+export function asSkybridgeError(err: unknown): SkybridgeError {
+  if (err instanceof SkybridgeError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  // An unknown failure downstream is treated as transient: the sender keeps the data and retries.
+  return new UnavailableError(`Downstream failed: ${message}`);
+}

@@ -1,0 +1,83 @@
+/**
+ * Base for exporters whose output is SkyWalking segments (skywalking gRPC, debug, later Kafka).
+ * It owns the trace assembler: spans are buffered per trace, whole traces become segments, and a
+ * subclass only delivers finished segments. Ack point: `consume` resolves once the spans are in the
+ * assembler's bounded buffer; it rejects with OverloadedError when that buffer or the subclass's
+ * delivery queue is full, so the sender retries instead of skybridge growing without bound.
+ */
+import { z } from 'zod';
+import type { ComponentSettings, Exporter, Host } from '../component.ts';
+import { once } from '../component.ts';
+import type { ConsumeContext } from '../consumer.ts';
+import { OverloadedError, UnavailableError } from '../errors.ts';
+import { countSpans, type SpanBatch } from '../model/span-batch.ts';
+import { duration } from '../config/units.ts';
+import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
+import { TraceAssembler } from './trace-assembler.ts';
+
+export const assemblySchema = z
+  .strictObject({
+    quiet_period: duration({ min: '10ms', max: '5m' })
+      .prefault('1s')
+      .describe('A trace whose root has arrived is turned into segments once no span of it arrived for this long.'),
+    max_wait: duration({ min: '10ms', max: '30m' })
+      .prefault('10s')
+      .describe('Longest a trace is held from its first span, even if spans (such as its root) are still missing.'),
+    max_traces: z.number().int().min(1).max(10_000_000).default(50_000).describe('Traces held at once; beyond this new spans are refused (retryable).'),
+    max_spans: z.number().int().min(1).max(100_000_000).default(1_000_000).describe('Spans held at once across all traces; beyond this new spans are refused (retryable).'),
+    flushed_index_size: z
+      .number().int().min(0).max(100_000_000).default(200_000)
+      .describe('Spans remembered after their trace was flushed, so late spans still get correct refs and duplicates are recognised.'),
+  })
+  .prefault({})
+  .describe('How spans are grouped into whole traces before they become segments.');
+export type AssemblyConfig = z.output<typeof assemblySchema>;
+
+export abstract class SegmentExporter implements Exporter {
+  readonly mutatesData = false;
+  protected readonly settings: ComponentSettings;
+  protected readonly assembler: TraceAssembler;
+  #closing = false;
+
+  constructor(settings: ComponentSettings, assembly: AssemblyConfig) {
+    this.settings = settings;
+    this.assembler = new TraceAssembler(settings, assembly, {
+      onSegments: (segments) => this.deliver(segments),
+      onInstance: (props) => this.onInstance(props),
+    });
+  }
+
+  /** Take ownership of finished segments (enqueue or write them). Must not throw. */
+  protected abstract deliver(segments: AssembledSegment[]): void;
+  /** False while the delivery queue is full: new spans are then refused with a retryable status. */
+  protected abstract hasCapacity(): boolean;
+  /** Called once per (service, instance) the assembler meets, with properties from resource attributes. */
+  protected onInstance(_props: InstanceProperties): void {}
+  protected abstract startTransport(host: Host): Promise<void>;
+  /** Drain the delivery queue within the deadline; count what is cut off as shutdown_timeout drops. */
+  protected abstract shutdownTransport(deadline: AbortSignal): Promise<void>;
+
+  async consume(batch: SpanBatch, _ctx: ConsumeContext): Promise<void> {
+    if (this.#closing) throw new UnavailableError(`Exporter ${this.settings.id} is shutting down.`);
+    if (!this.hasCapacity()) throw new OverloadedError(`Exporter ${this.settings.id} delivery queue is full.`);
+    this.assembler.add(batch); // throws OverloadedError when the trace buffer is full
+    this.settings.metrics.exporterIncomingSpans.inc({ component: this.settings.id }, countSpans(batch));
+  }
+
+  async start(host: Host): Promise<void> {
+    await this.startTransport(host);
+    this.assembler.start();
+  }
+
+  #shutdown: Promise<void> | undefined;
+
+  /** Flush every held trace as it is (partial traces included), then drain the transport. Idempotent. */
+  shutdown(deadline: AbortSignal): Promise<void> {
+    return (this.#shutdown ??= (async () => {
+      this.#closing = true;
+      this.assembler.stop();
+      this.assembler.flushAll('shutdown');
+      await this.shutdownTransport(deadline);
+    })());
+  }
+}
