@@ -39,6 +39,11 @@ export interface Component {
    * `shutdown_timeout` drops. Idempotent and safe to call without `start`.
    */
   shutdown(deadline: AbortSignal): Promise<void>;
+  /**
+   * Optional: human-readable lines printed at start, e.g. "OTLP/gRPC on 0.0.0.0:4317" or
+   * "segments as JSON lines on stdout", so a newcomer knows where to send and where to look.
+   */
+  describe?(): string[];
 }
 
 export type Receiver = Component;

@@ -21,7 +21,8 @@ export type DropReason =
   | 'export_retries_exhausted'
   | 'shutdown_timeout'
   | 'sampled_out'
-  | 'memory_limit';
+  | 'memory_limit'
+  | 'translation_failed';
 
 export class Metrics {
   readonly registry = new Registry();

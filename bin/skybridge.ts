@@ -1,0 +1,127 @@
+/**
+ * The skybridge CLI and the only place that exits the process.
+ *
+ *   skybridge [run] --config pipelines.yaml   run the pipelines until SIGTERM/SIGINT
+ *   skybridge validate --config pipelines.yaml check the config, print every problem, exit 1 if any
+ *   skybridge components                      list receivers, processors and exporters
+ *
+ * Exit codes: 0 ok, 1 invalid config or failed start, 2 usage error, 3 shutdown deadline missed.
+ */
+import { parseArgs } from 'node:util';
+import { components } from '../components.ts';
+import { ConfigInvalidError, loadAndValidate, startCollector } from '../core/collector.ts';
+import { parseDuration } from '../core/config/units.ts';
+
+const USAGE = `Usage:
+  skybridge [run] --config <pipelines.yaml> [--shutdown-timeout 15s]
+  skybridge validate --config <pipelines.yaml>
+  skybridge components`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'shutdown-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0] ?? 'run';
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command === 'components') {
+    for (const [kind, list] of Object.entries(components)) {
+      process.stdout.write(`${kind}:\n`);
+      for (const f of list as { type: string; stability: string; description: string }[]) {
+        process.stdout.write(`  ${f.type.padEnd(16)} ${f.stability.padEnd(12)} ${f.description}\n`);
+      }
+    }
+    return 0;
+  }
+  if (command !== 'run' && command !== 'validate') {
+    process.stderr.write(`Unknown command "${command}".\n${USAGE}\n`);
+    return 2;
+  }
+  const file = values.config ?? process.env.SKYBRIDGE_CONFIG;
+  if (!file) {
+    process.stderr.write(`Missing --config.\n${USAGE}\n`);
+    return 2;
+  }
+
+  if (command === 'validate') {
+    try {
+      const { config, warnings } = await loadAndValidate({ file }, components);
+      for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
+      process.stdout.write(`${file} is valid: ${config.pipelines.size} pipeline(s), ${config.receivers.size} receiver(s), ${config.processors.size} processor(s), ${config.exporters.size} exporter(s).\n`);
+      return 0;
+    } catch (error) {
+      if (error instanceof ConfigInvalidError) {
+        process.stderr.write(`${error.report}\n`);
+        return 1;
+      }
+      throw error;
+    }
+  }
+
+  const shutdownTimeoutMs = parseDuration(values['shutdown-timeout'] ?? '15s');
+  if (shutdownTimeoutMs === undefined) {
+    process.stderr.write(`--shutdown-timeout: expected a duration such as "15s".\n`);
+    return 2;
+  }
+  let collector;
+  let fatal: Error | undefined;
+  let onFatal: (() => void) | undefined;
+  try {
+    collector = await startCollector({ file }, components, {
+      onFatal: (_id, error) => {
+        fatal = error;
+        onFatal?.();
+      },
+    });
+  } catch (error) {
+    if (error instanceof ConfigInvalidError) {
+      process.stderr.write(`${error.report}\n`);
+      return 1;
+    }
+    process.stderr.write(`skybridge failed to start: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const lines = collector.describe();
+  collector.logger.info({ config: file }, 'skybridge is running.');
+  process.stderr.write(`${lines.map((l) => `  ${l}`).join('\n')}\n`);
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    onFatal = () => resolve('fatal');
+  });
+  collector.logger.info({ signal, timeoutMs: shutdownTimeoutMs }, 'Shutting down: receivers stop first, held traces are flushed, exporters drain.');
+  const timer = setTimeout(() => {
+    collector.logger.error('Shutdown deadline passed; exiting with data still held.');
+    process.exit(3);
+  }, shutdownTimeoutMs + 2_000);
+  timer.unref();
+  await collector.shutdown(shutdownTimeoutMs);
+  collector.logger.info('skybridge stopped.');
+  return fatal ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`skybridge crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

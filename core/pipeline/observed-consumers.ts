@@ -1,0 +1,47 @@
+/**
+ * Wrappers the runtime puts around every component so the standard counters exist without any
+ * component hand-rolling them (the Collector's obsreport).
+ */
+import type { ConsumeContext, TraceConsumer } from '../consumer.ts';
+import { asSkybridgeError } from '../errors.ts';
+import { countSpans, type SpanBatch } from '../model/span-batch.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+/** The `next` a receiver gets: counts accepted spans, and refused spans with the refusal's code. */
+export function observeReceiverOutput(receiverId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
+  return {
+    mutatesData: next.mutatesData,
+    async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
+      const n = countSpans(batch);
+      try {
+        await next.consume(batch, ctx);
+      } catch (err) {
+        const error = asSkybridgeError(err);
+        metrics.receiverRefusedSpans.inc({ component: receiverId, transport: ctx.transport, reason: error.code }, n);
+        throw error;
+      }
+      metrics.receiverAcceptedSpans.inc({ component: receiverId, transport: ctx.transport }, n);
+    },
+  };
+}
+
+/** Counts spans handed to a processor instance. Outgoing spans are counted by the wrapper on its `next`. */
+export function observeProcessorInput(processorId: string, consumer: TraceConsumer, metrics: Metrics): TraceConsumer {
+  return {
+    mutatesData: consumer.mutatesData,
+    consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
+      metrics.processorIncomingSpans.inc({ component: processorId }, countSpans(batch));
+      return consumer.consume(batch, ctx);
+    },
+  };
+}
+
+export function observeProcessorOutput(processorId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
+  return {
+    mutatesData: next.mutatesData,
+    async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
+      await next.consume(batch, ctx);
+      metrics.processorOutgoingSpans.inc({ component: processorId }, countSpans(batch));
+    },
+  };
+}

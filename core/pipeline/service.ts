@@ -1,0 +1,135 @@
+/**
+ * Builds the component graph from a validated config and runs its lifecycle.
+ *
+ * - Exporters and receivers are one instance per id, shared by every pipeline that lists them;
+ *   processors are one instance per pipeline (they hold per-pipeline state, as in the Collector).
+ * - A receiver's `next` fans out to the head of every pipeline that lists it; a pipeline's last
+ *   processor fans out to its exporters.
+ * - Everything is built before anything starts; start order is exporters → processors →
+ *   receivers so no stage receives data before its downstream is ready. Shutdown runs the other
+ *   way under one deadline, so each stage drains into a consumer that is still live.
+ */
+import type { Component, ComponentKind, ComponentSettings, Exporter, Host, Processor, Receiver } from '../component.ts';
+import type { TraceConsumer } from '../consumer.ts';
+import type { ValidatedConfig } from '../config/validate.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { Fanout } from './fanout.ts';
+import { observeProcessorInput, observeProcessorOutput, observeReceiverOutput } from './observed-consumers.ts';
+
+interface Running<C extends Component> {
+  id: string;
+  kind: ComponentKind;
+  component: C;
+}
+
+export interface ServiceOptions {
+  metrics: Metrics;
+  logger: Logger;
+  /** Called when a component reports a fatal error after start (the CLI shuts down and exits non-zero). */
+  onFatal?: (componentId: string, error: Error) => void;
+}
+
+export class Service {
+  readonly #options: ServiceOptions;
+  readonly #receivers: Running<Receiver>[] = [];
+  readonly #processors: Running<Processor>[] = [];
+  readonly #exporters: Running<Exporter>[] = [];
+  #started: Running<Component>[] = [];
+  #state: 'built' | 'starting' | 'running' | 'stopping' | 'stopped' = 'built';
+  #shutdown: Promise<void> | undefined;
+
+  constructor(config: ValidatedConfig, options: ServiceOptions) {
+    this.#options = options;
+    const settings = (id: string, kind: ComponentKind): ComponentSettings => ({
+      id,
+      kind,
+      logger: options.logger.child({ component: id }),
+      metrics: options.metrics,
+    });
+
+    const exporters = new Map<string, Exporter>();
+    for (const [id, entry] of config.exporters) {
+      if (!isUsed(config, 'exporters', id)) continue;
+      const exporter = entry.factory.create(settings(id, 'exporter'), entry.config);
+      exporters.set(id, exporter);
+      this.#exporters.push({ id, kind: 'exporter', component: exporter });
+    }
+
+    const pipelineHeads = new Map<string, TraceConsumer>();
+    for (const [pipelineId, spec] of config.pipelines) {
+      let next: TraceConsumer = new Fanout(spec.exporters.map((id) => exporters.get(id)!));
+      // Build from the last processor back so each one is handed its `next` at creation.
+      for (const procId of [...spec.processors].reverse()) {
+        const entry = config.processors.get(procId)!;
+        const instanceId = config.pipelines.size > 1 ? `${procId}@${pipelineId}` : procId;
+        const processor = entry.factory.create(settings(procId, 'processor'), entry.config, observeProcessorOutput(procId, next, options.metrics));
+        this.#processors.unshift({ id: instanceId, kind: 'processor', component: processor });
+        next = observeProcessorInput(procId, processor, options.metrics);
+      }
+      pipelineHeads.set(pipelineId, next);
+    }
+
+    for (const [id, entry] of config.receivers) {
+      const heads = [...config.pipelines.values()].filter((p) => p.receivers.includes(id)).map((p) => pipelineHeads.get(p.id)!);
+      if (heads.length === 0) continue;
+      const next = observeReceiverOutput(id, heads.length === 1 ? heads[0]! : new Fanout(heads), options.metrics);
+      this.#receivers.push({ id, kind: 'receiver', component: entry.factory.create(settings(id, 'receiver'), entry.config, next) });
+    }
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  /** A built component by id (tests read bound ports from receivers this way). */
+  component<C extends Component = Component>(id: string): C | undefined {
+    const all: Running<Component>[] = [...this.#receivers, ...this.#processors, ...this.#exporters];
+    return all.find((r) => r.id === id)?.component as C | undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'built') throw new Error(`Service cannot start from state ${this.#state}.`);
+    this.#state = 'starting';
+    const host: Host = {
+      reportFatal: (componentId, error) => {
+        this.#options.logger.error({ component: componentId, error }, 'Component failed after start.');
+        this.#options.onFatal?.(componentId, error);
+      },
+    };
+    for (const r of [...this.#exporters, ...this.#processors, ...this.#receivers] as Running<Component>[]) {
+      try {
+        await r.component.start(host);
+        this.#started.push(r);
+      } catch (error) {
+        this.#options.logger.error({ component: r.id, error }, 'Component failed to start; stopping the ones already started.');
+        await this.shutdown(5_000);
+        throw new Error(`${r.kind} ${r.id} failed to start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
+    this.#state = 'running';
+  }
+
+  /** Receivers first, exporters last, all under one deadline. Idempotent. */
+  shutdown(timeoutMs: number): Promise<void> {
+    return (this.#shutdown ??= (async () => {
+      this.#state = 'stopping';
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const order = [...this.#receivers, ...this.#processors, ...this.#exporters] as Running<Component>[];
+      for (const r of order) {
+        try {
+          await r.component.shutdown(deadline);
+        } catch (error) {
+          this.#options.logger.error({ component: r.id, error }, 'Component failed to shut down cleanly.');
+        }
+      }
+      this.#started = [];
+      this.#state = 'stopped';
+    })());
+  }
+}
+
+function isUsed(config: ValidatedConfig, section: 'exporters', id: string): boolean {
+  for (const p of config.pipelines.values()) if (p[section].includes(id)) return true;
+  return false;
+}

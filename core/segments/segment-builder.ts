@@ -1,0 +1,221 @@
+/**
+ * Turns the spans of one trace into SkyWalking segments (DESIGN.md §3). Pure: the same spans give
+ * byte-identical segments whatever order or batches they arrived in, which is what lets a re-sent
+ * trace be recognised downstream.
+ *
+ * - A segment is the spans of one trace in one service instance under one local root. A span is a
+ *   local root when it has no parent, its parent is not held here, its parent is in another
+ *   instance, or its parent is remote (OTLP flags 0x300; without flags: a SERVER/CONSUMER span
+ *   under a CLIENT/PRODUCER span, i.e. a process calling itself).
+ * - Span 0 is the local root (parentSpanId -1). The others are numbered 1..n by (start, span id).
+ * - SERVER/CONSUMER → Entry only as span 0 (one Entry per segment, as the agents do; nested server
+ *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local.
+ * - The local root gets a ref to its parent span, found among this trace's spans or, for late
+ *   spans, in the index of recently flushed spans. Cross-instance or remote parents give a
+ *   CrossProcess ref whose networkAddressUsedAtPeer is byte-identical to the parent Exit's peer.
+ */
+import type { InstrumentationScope, Span } from '../model/span-batch.ts';
+import { SpanFlags, SpanKind } from '../model/span-batch.ts';
+import { RefType, SpanType, type AssembledSegment, type SegmentReference, type SpanObject } from './segment-object.ts';
+import { translateSpan, type TranslatedSpan } from './semconv.ts';
+import type { ServiceIdentity } from './service-identity.ts';
+
+export interface HeldSpan {
+  span: Span;
+  scope: InstrumentationScope;
+  identity: ServiceIdentity;
+  /** Date.now() when skybridge received it. */
+  receivedAtMs: number;
+}
+
+/** Where a span ended up: what a child in another segment needs to build its ref. */
+export interface SpanPlacement {
+  segmentId: string;
+  spanId: number;
+  service: string;
+  serviceInstance: string;
+  instanceKey: string;
+  /** The segment's endpoint: span 0's operation name. */
+  endpoint: string;
+  /** The span's peer when it is an Exit span, else ''. */
+  peer: string;
+  isExit: boolean;
+}
+
+export type PlacementLookup = (otelSpanId: string) => SpanPlacement | undefined;
+
+export interface BuildResult {
+  segments: AssembledSegment[];
+  /** OTel span id → placement, for every span built here. */
+  placements: Map<string, SpanPlacement>;
+  /** Local roots whose parent span was never seen: emitted without a ref. */
+  orphanRefs: number;
+}
+
+/** Segment id: the local root's span id followed by the trace id (48 hex chars, deterministic). */
+export function segmentIdFor(traceId: string, rootSpanId: string): string {
+  return rootSpanId + traceId;
+}
+
+function isServerKind(kind: number): boolean {
+  return kind === SpanKind.SERVER || kind === SpanKind.CONSUMER;
+}
+function isClientKind(kind: number): boolean {
+  return kind === SpanKind.CLIENT || kind === SpanKind.PRODUCER;
+}
+
+function byStartThenId(a: HeldSpan, b: HeldSpan): number {
+  const d = a.span.startTimeUnixNano - b.span.startTimeUnixNano;
+  if (d !== 0n) return d < 0n ? -1 : 1;
+  return a.span.spanId < b.span.spanId ? -1 : a.span.spanId > b.span.spanId ? 1 : 0;
+}
+
+function nsToMs(ns: bigint): number {
+  return Number(ns / 1_000_000n);
+}
+
+export function buildSegments(traceId: string, spans: readonly HeldSpan[], lookup: PlacementLookup): BuildResult {
+  const byId = new Map<string, HeldSpan>();
+  for (const h of spans) byId.set(h.span.spanId, h);
+
+  const isLocalRoot = (h: HeldSpan): boolean => {
+    const parentId = h.span.parentSpanId;
+    if (!parentId) return true;
+    const parent = byId.get(parentId);
+    if (!parent || parent.identity.key !== h.identity.key) return true;
+    if (h.span.flags & SpanFlags.CONTEXT_HAS_IS_REMOTE) return (h.span.flags & SpanFlags.CONTEXT_IS_REMOTE) !== 0;
+    return isServerKind(h.span.kind) && isClientKind(parent.span.kind);
+  };
+
+  // Nearest local-root ancestor of every span (memoised; a parent cycle in bad input ends at a root).
+  const rootOf = new Map<string, string>();
+  const resolveRoot = (start: HeldSpan): string => {
+    const path: string[] = [];
+    const seen = new Set<string>();
+    let h = start;
+    let root: string;
+    for (;;) {
+      const known = rootOf.get(h.span.spanId);
+      if (known !== undefined) {
+        root = known;
+        break;
+      }
+      if (isLocalRoot(h) || seen.has(h.span.spanId)) {
+        root = h.span.spanId;
+        break;
+      }
+      seen.add(h.span.spanId);
+      path.push(h.span.spanId);
+      h = byId.get(h.span.parentSpanId)!;
+    }
+    rootOf.set(root, root);
+    for (const id of path) rootOf.set(id, root);
+    return root;
+  };
+
+  const groups = new Map<string, HeldSpan[]>();
+  for (const h of spans) {
+    const root = resolveRoot(h);
+    let g = groups.get(root);
+    if (!g) groups.set(root, (g = []));
+    if (h.span.spanId !== root) g.push(h);
+  }
+
+  const roots = [...groups.keys()].map((id) => byId.get(id)!).sort(byStartThenId);
+  const placements = new Map<string, SpanPlacement>();
+  const built: { root: HeldSpan; segment: AssembledSegment; rootTranslated: TranslatedSpan }[] = [];
+
+  for (const root of roots) {
+    const members = groups.get(root.span.spanId)!.sort(byStartThenId);
+    const ordered = [root, ...members];
+    const segmentId = segmentIdFor(traceId, root.span.spanId);
+    const intId = new Map<string, number>();
+    ordered.forEach((h, i) => intId.set(h.span.spanId, i));
+
+    let receivedAtMs = root.receivedAtMs;
+    let rootTranslated: TranslatedSpan | undefined;
+    const spanObjects: SpanObject[] = ordered.map((h, i) => {
+      if (h.receivedAtMs < receivedAtMs) receivedAtMs = h.receivedAtMs;
+      const t = translateSpan(h.span, h.scope);
+      if (i === 0) rootTranslated = t;
+      let spanType: SpanType = SpanType.Local;
+      if (isClientKind(h.span.kind)) spanType = SpanType.Exit;
+      else if (i === 0 && isServerKind(h.span.kind)) spanType = SpanType.Entry;
+      // The OAP skips an Exit without a peer entirely; as Local it still shows in the trace.
+      if (spanType === SpanType.Exit && !t.peer) spanType = SpanType.Local;
+      return {
+        spanId: i,
+        parentSpanId: i === 0 ? -1 : intId.get(h.span.parentSpanId) ?? 0,
+        startTime: nsToMs(h.span.startTimeUnixNano),
+        endTime: nsToMs(h.span.endTimeUnixNano),
+        refs: [],
+        operationName: t.operationName,
+        peer: spanType === SpanType.Exit ? t.peer : '',
+        spanType,
+        spanLayer: t.layer,
+        componentId: t.componentId,
+        isError: t.isError,
+        tags: t.tags,
+        logs: t.logs,
+        skipAnalysis: false,
+      };
+    });
+
+    const endpoint = spanObjects[0]!.operationName;
+    ordered.forEach((h, i) => {
+      const so = spanObjects[i]!;
+      placements.set(h.span.spanId, {
+        segmentId,
+        spanId: i,
+        service: h.identity.service,
+        serviceInstance: h.identity.serviceInstance,
+        instanceKey: h.identity.key,
+        endpoint,
+        peer: so.peer,
+        isExit: so.spanType === SpanType.Exit,
+      });
+    });
+
+    built.push({
+      root,
+      rootTranslated: rootTranslated!,
+      segment: {
+        receivedAtMs,
+        segment: {
+          traceId,
+          traceSegmentId: segmentId,
+          spans: spanObjects,
+          service: root.identity.service,
+          serviceInstance: root.identity.serviceInstance,
+          isSizeLimited: false,
+        },
+      },
+    });
+  }
+
+  let orphanRefs = 0;
+  for (const { root, segment, rootTranslated } of built) {
+    const parentId = root.span.parentSpanId;
+    if (!parentId) continue;
+    const parent = placements.get(parentId) ?? lookup(parentId);
+    if (!parent || !parent.service) {
+      // Never send a ref with an empty parentService: the OAP would invent a service named `_blank`.
+      orphanRefs++;
+      continue;
+    }
+    const crossProcess = parent.isExit || parent.instanceKey !== root.identity.key;
+    const ref: SegmentReference = {
+      refType: crossProcess ? RefType.CrossProcess : RefType.CrossThread,
+      traceId,
+      parentTraceSegmentId: parent.segmentId,
+      parentSpanId: parent.spanId,
+      parentService: parent.service,
+      parentServiceInstance: parent.serviceInstance,
+      parentEndpoint: parent.endpoint,
+      networkAddressUsedAtPeer: parent.isExit ? parent.peer : crossProcess ? rootTranslated.calledAddress : '',
+    };
+    segment.segment.spans[0]!.refs.push(ref);
+  }
+
+  return { segments: built.map((b) => b.segment), placements, orphanRefs };
+}

@@ -1,0 +1,9 @@
+/** Every exporter skybridge ships, listed explicitly (no registration by import side effect). */
+import type { ExporterFactory } from '../core/component.ts';
+import { debugExporterFactory } from './debug/factory.ts';
+import { skywalkingExporterFactory } from './skywalking/factory.ts';
+
+export const exporterFactories: readonly ExporterFactory[] = [
+  skywalkingExporterFactory as unknown as ExporterFactory,
+  debugExporterFactory as unknown as ExporterFactory,
+];

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { assemblySchema } from '../../core/segments/segment-exporter.ts';
+import { duration, endpoint, tlsClientSchema } from '../../core/config/units.ts';
+
+const sendingQueueSchema = z
+  .strictObject({
+    queue_size: z
+      .number().int().min(1).max(10_000_000).default(10_000)
+      .describe('Encoded segments held for sending (including the batch in flight). When full, new spans are refused with a retryable status.'),
+  })
+  .prefault({})
+  .describe('The bounded in-memory queue between trace assembly and the OAP.');
+
+const retrySchema = z
+  .strictObject({
+    initial_interval: duration({ min: '1ms', max: '1m' })
+      .prefault('500ms')
+      .describe('Wait before the first retry of a failed batch; it doubles with every further failure (with full jitter).'),
+    max_interval: duration({ min: '1ms', max: '10m' })
+      .prefault('30s')
+      .describe('Upper bound of the wait between retries; also the longest gRPC reconnect backoff.'),
+  })
+  .refine((r) => r.max_interval >= r.initial_interval, {
+    message: 'max_interval is below initial_interval. Fix: make max_interval at least initial_interval.',
+    path: ['max_interval'],
+  })
+  .prefault({})
+  .describe('Retries of batches that failed with a transient error (OAP down, deadline, connection lost). Retries go on until shutdown; permanent errors are never retried.');
+
+export const skywalkingConfigSchema = z
+  .strictObject({
+    endpoint: endpoint('the OAP gRPC receiver')
+      .default('127.0.0.1:11800')
+      .describe('OAP gRPC address, "host:port" (core.gRPCPort, 11800 by default, or the receiver-sharing-server port).'),
+    token: z
+      .string()
+      .default('')
+      .describe('Sent as gRPC metadata "Authentication" on every call when not empty; must equal the OAP\'s SW_AUTHENTICATION. Use TLS with it.'),
+    tls: tlsClientSchema.prefault({}),
+    timeout: duration({ min: '10ms', max: '10m' })
+      .prefault('10s')
+      .describe('Deadline of one call: a whole batch stream, or one management report.'),
+    max_batch: z
+      .number().int().min(1).max(100_000).default(500)
+      .describe('Most segments written on one collect stream. A batch counts as delivered only once the OAP answers the stream.'),
+    sending_queue: sendingQueueSchema,
+    retry_on_failure: retrySchema,
+    keep_alive_interval: duration({ min: '10ms', max: '1h' })
+      .prefault('20s')
+      .describe('How often ManagementService/keepAlive is sent for every instance seen (the Node agent uses 20s).'),
+    instance_idle_timeout: duration({ min: '10ms', max: '24h' })
+      .prefault('5m')
+      .describe('Stop sending keepAlive for an instance when none of its segments was exported for this long, so instances that went away show as gone in SkyWalking.'),
+    assembly: assemblySchema,
+  })
+  .describe('Sends SkyWalking segments to an OAP over gRPC (TraceSegmentReportService/collect), with instance keepAlives.');
+
+export type SkyWalkingConfig = z.output<typeof skywalkingConfigSchema>;

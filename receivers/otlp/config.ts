@@ -1,0 +1,57 @@
+/**
+ * The `otlp` receiver's YAML. Both transports are on by default on the OTLP ports; writing `null`
+ * for one switches it off, as the Collector's otlp receiver does with an absent protocol.
+ */
+import { z } from 'zod';
+import { endpoint, size } from '../../core/config/units.ts';
+
+const grpcSchema = z
+  .strictObject({
+    endpoint: endpoint('the OTLP/gRPC listener')
+      .default('0.0.0.0:4317')
+      .describe('Address the OTLP/gRPC server listens on ("host:port"; port 0 picks a free port).'),
+    max_recv_msg_size: size({ min: '1KiB', max: '1GiB' })
+      .prefault('4MiB')
+      .describe(
+        'Largest request message accepted, after gzip decompression. Larger requests are answered RESOURCE_EXHAUSTED.',
+      ),
+  })
+  .describe('OTLP over gRPC (service opentelemetry.proto.collector.trace.v1.TraceService). null disables it.');
+
+const httpSchema = z
+  .strictObject({
+    endpoint: endpoint('the OTLP/HTTP listener')
+      .default('0.0.0.0:4318')
+      .describe('Address the OTLP/HTTP server listens on ("host:port"; port 0 picks a free port).'),
+    max_request_body_size: size({ min: '1KiB', max: '1GiB' })
+      .prefault('4MiB')
+      .describe(
+        'Largest request body accepted, counted after gzip/deflate decompression (and on the wire). Larger bodies are answered 413.',
+      ),
+    path: z
+      .string()
+      .regex(/^\/[^\s?#]*$/, { message: 'expected an absolute URL path such as "/v1/traces". Fix: start it with "/" and leave out the query.' })
+      .default('/v1/traces')
+      .describe('URL path that accepts POSTed ExportTraceServiceRequest bodies (protobuf or JSON).'),
+  })
+  .describe('OTLP over HTTP (protobuf and JSON bodies). null disables it.');
+
+export const otlpConfigSchema = z
+  .strictObject({
+    grpc: grpcSchema.nullable().prefault({}),
+    http: httpSchema.nullable().prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.grpc === null && cfg.http === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grpc'],
+        message:
+          'grpc and http are both null, so the receiver would listen nowhere. Fix: enable at least one transport, e.g. remove "grpc: null" or write "grpc: {}".',
+      });
+    }
+  })
+  .describe('Receives spans over OTLP/gRPC and OTLP/HTTP.');
+
+/** The validated `otlp` receiver config (sizes in bytes). A `null` transport is disabled. */
+export type OtlpConfig = z.output<typeof otlpConfigSchema>;
