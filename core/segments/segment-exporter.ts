@@ -2,8 +2,9 @@
  * Base for exporters whose output is SkyWalking segments (skywalking gRPC, debug, later Kafka).
  * It owns the trace assembler: spans are buffered per trace, whole traces become segments, and a
  * subclass only delivers finished segments. Ack point: `consume` resolves once the spans are in the
- * assembler's bounded buffer; it rejects with OverloadedError when that buffer or the subclass's
- * delivery queue is full, so the sender retries instead of skybridge growing without bound.
+ * assembler's bounded buffer (which, when over its bounds, flushes its oldest traces early rather
+ * than refuse); it rejects with OverloadedError while the subclass's delivery queue is full, so the
+ * sender retries instead of skybridge growing without bound.
  */
 import { z } from 'zod';
 import type { ComponentSettings, Exporter, Host } from '../component.ts';
@@ -60,7 +61,7 @@ export abstract class SegmentExporter implements Exporter {
   async consume(batch: SpanBatch, _ctx: ConsumeContext): Promise<void> {
     if (this.#closing) throw new UnavailableError(`Exporter ${this.settings.id} is shutting down.`);
     if (!this.hasCapacity()) throw new OverloadedError(`Exporter ${this.settings.id} delivery queue is full.`);
-    this.assembler.add(batch); // throws OverloadedError when the trace buffer is full
+    this.assembler.add(batch);
     this.settings.metrics.exporterIncomingSpans.inc({ component: this.settings.id }, countSpans(batch));
   }
 

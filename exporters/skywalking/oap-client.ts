@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Client, credentials, Metadata, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status as GrpcStatus, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { SkybridgeError } from '../../core/errors.ts';
 import type { TlsClientConfig } from '../../core/config/units.ts';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 
 /** What a connection to the OAP needs; a subset of SkyWalkingConfig so tests can build one directly. */
 export interface OapClientOptions {

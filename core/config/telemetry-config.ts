@@ -1,0 +1,27 @@
+/**
+ * The `telemetry:` block: the collector's own metrics/health page and log level.
+ */
+import { z } from 'zod';
+import { endpoint } from './units.ts';
+
+/** Settings for the collector itself, not for any component. */
+export interface TelemetryConfig {
+  /** Where the metrics and health page listens; default "0.0.0.0:8888"; `null` disables it. */
+  endpoint: string | null;
+  /** pino level of the collector's logs; default `info`. */
+  log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+export const telemetryConfigSchema = z
+  .strictObject({
+    endpoint: endpoint("the collector's own metrics and health page")
+      .nullable()
+      .default('0.0.0.0:8888')
+      .describe('host:port of the metrics (/metrics) and health page; null turns it off.'),
+    log_level: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info')
+      .describe('Lowest level of log lines written to stdout.'),
+  })
+  .prefault({})
+  .describe("The collector's own telemetry.") satisfies z.ZodType<TelemetryConfig, unknown>;

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { assertOapRules, toDecodedShape } from '../../test/support/oap-rules.ts';
+import { threeServiceTrace } from '../../test/support/span-fixtures.ts';
+import { RefType, SpanLayer, SpanType } from './segment-object.ts';
+import { buildSegments, segmentIdFor, type HeldSpan } from './segment-builder.ts';
+import { identifyService } from './service-identity.ts';
+import type { ResourceSpans } from '../model/span-batch.ts';
+
+function held(...rss: ResourceSpans[]): HeldSpan[] {
+  const out: HeldSpan[] = [];
+  for (const rs of rss) {
+    const identity = identifyService(rs.resource.attributes);
+    for (const ss of rs.scopeSpans) for (const span of ss.spans) out.push({ span, scope: ss.scope, identity, receivedAtMs: 0 });
+  }
+  return out;
+}
+
+describe('buildSegments', () => {
+  it('builds one segment per service with CrossProcess refs that name the parent Exit span', () => {
+    const t = threeServiceTrace();
+    const { segments, orphanRefs } = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined);
+    assert.equal(orphanRefs, 0);
+    const segs = segments.map((s) => s.segment);
+    assert.deepEqual(segs.map((s) => s.service), ['frontend', 'orders', 'payments']);
+    assertOapRules(segs.map(toDecodedShape));
+
+    const [fe, ord, pay] = segs as [typeof segs[0], typeof segs[0], typeof segs[0]];
+    assert.equal(fe.traceSegmentId, segmentIdFor(t.traceId, t.ids.feServer));
+    assert.equal(fe.spans[0]!.spanType, SpanType.Entry);
+    assert.equal(fe.spans[0]!.operationName, 'GET:/checkout');
+    assert.equal(fe.spans[0]!.refs.length, 0);
+    const feExit = fe.spans.find((s) => s.spanType === SpanType.Exit)!;
+    assert.equal(feExit.peer, '127.0.0.1:3001');
+    assert.equal(feExit.spanLayer, SpanLayer.Http);
+    assert.equal(feExit.componentId, 2);
+
+    const ref = ord.spans[0]!.refs[0]!;
+    assert.equal(ord.spans[0]!.spanType, SpanType.Entry);
+    assert.equal(ord.spans[0]!.operationName, 'POST:/orders');
+    assert.deepEqual(ref, {
+      refType: RefType.CrossProcess,
+      traceId: t.traceId,
+      parentTraceSegmentId: fe.traceSegmentId,
+      parentSpanId: feExit.spanId,
+      parentService: 'frontend',
+      parentServiceInstance: 'frontend-1',
+      parentEndpoint: 'GET:/checkout',
+      networkAddressUsedAtPeer: '127.0.0.1:3001',
+    });
+    // orders: Entry, Local validate, Exit to payments — numbered by start time.
+    assert.deepEqual(ord.spans.map((s) => [s.spanId, s.parentSpanId, s.spanType]), [[0, -1, 0], [1, 0, 2], [2, 0, 1]]);
+    assert.equal(pay.spans[0]!.refs[0]!.networkAddressUsedAtPeer, 'localhost:3002');
+    assert.equal(pay.spans[0]!.refs[0]!.parentEndpoint, 'POST:/orders');
+    assert.equal(pay.spans[0]!.operationName, 'POST:/pay');
+  });
+
+  it('gives byte-identical segments whatever the arrival order', () => {
+    const t = threeServiceTrace();
+    const spans = held(t.batches.frontend, t.batches.orders, t.batches.payments);
+    const a = buildSegments(t.traceId, spans, () => undefined).segments.map((s) => s.segment);
+    const b = buildSegments(t.traceId, [...spans].reverse(), () => undefined).segments.map((s) => s.segment);
+    assert.equal(JSON.stringify(b), JSON.stringify(a));
+  });
+
+  it('marks 5xx server spans and failing client calls as errors', () => {
+    const t = threeServiceTrace({ paymentsStatus: 503 });
+    const segs = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined).segments.map((s) => s.segment);
+    assert.equal(segs[2]!.spans[0]!.isError, true);
+    assert.equal(segs[1]!.spans.find((s) => s.spanType === SpanType.Exit)!.isError, true);
+  });
+
+  it('refs a late child through the placements of an already built parent', () => {
+    const t = threeServiceTrace();
+    const first = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders), () => undefined);
+    const late = buildSegments(t.traceId, held(t.batches.payments), (id) => first.placements.get(id));
+    const ordersSeg = first.segments[1]!.segment;
+    const ref = late.segments[0]!.segment.spans[0]!.refs[0]!;
+    assert.equal(ref.parentTraceSegmentId, ordersSeg.traceSegmentId);
+    assert.equal(ref.networkAddressUsedAtPeer, ordersSeg.spans.find((s) => s.spanType === SpanType.Exit)!.peer);
+  });
+
+  it('emits a segment without a ref (never an empty parentService) when the parent is unknown', () => {
+    const t = threeServiceTrace();
+    const r = buildSegments(t.traceId, held(t.batches.payments), () => undefined);
+    assert.equal(r.orphanRefs, 1);
+    assert.equal(r.segments[0]!.segment.spans[0]!.refs.length, 0);
+  });
+
+  it('turns a nested SERVER span with a local parent into a Local span in the same segment', () => {
+    const t = threeServiceTrace();
+    const inner = structuredClone(t.batches.orders.scopeSpans[0]!.spans[0]!);
+    inner.spanId = 'abcdefabcdefabcd';
+    inner.parentSpanId = t.ids.ordServer;
+    inner.flags = 0x101;
+    inner.startTimeUnixNano += 1n;
+    t.batches.orders.scopeSpans[0]!.spans.push(inner);
+    const segs = buildSegments(t.traceId, held(t.batches.orders), () => undefined).segments.map((s) => s.segment);
+    assert.equal(segs.length, 1);
+    assert.equal(segs[0]!.spans.filter((s) => s.spanType === SpanType.Entry).length, 1);
+    assert.equal(segs[0]!.spans.find((s) => s.operationName === 'POST:/orders' && s.spanId !== 0)!.spanType, SpanType.Local);
+  });
+});
