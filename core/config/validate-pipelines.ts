@@ -70,19 +70,17 @@ export function validatePipelines(raw: unknown, defined: Record<Section, readonl
     }
     const spec: PipelineSpec = { id, receivers: [], processors: [], exporters: [] };
     for (const section of SECTIONS) {
-      const list = checkList(id, section, value[section], defined[section], report, pick(section));
-      if (list === undefined) idOk = false;
-      else {
-        spec[section] = list;
-        for (const ref of list) used[section].add(ref);
-      }
+      const { refs, ok } = checkList(id, section, value[section], defined[section], report, pick(section));
+      spec[section] = refs;
+      for (const ref of refs) used[section].add(ref);
+      if (!ok) idOk = false;
     }
     if (idOk) pipelines.set(id, spec);
   }
   return { pipelines, problems, used };
 }
 
-/** The list's valid, defined references, or `undefined` if anything about it was wrong. */
+/** The list's defined references, and whether the list as a whole was valid. */
 function checkList(
   id: string,
   section: Section,
@@ -90,21 +88,21 @@ function checkList(
   defined: readonly string[],
   report: (path: (string | number)[], message: string) => void,
   example: string,
-): string[] | undefined {
+): { refs: string[]; ok: boolean } {
   const path = ['pipelines', id, section];
   if (value === undefined || value === null) {
-    if (section === 'processors') return [];
+    if (section === 'processors') return { refs: [], ok: true };
     report(path, `no ${section} listed; a pipeline needs at least one. Fix: add ${section}: [${example}].`);
-    return undefined;
+    return { refs: [], ok: false };
   }
   if (!Array.isArray(value)) {
     const fix = typeof value === 'string' ? `write it as a list: [${value}]` : `write a list of ids defined under ${section}, e.g. [${example}]`;
     report(path, `expected a list of ${section} ids, got ${describeValue(value)}. Fix: ${fix}.`);
-    return undefined;
+    return { refs: [], ok: false };
   }
   if (value.length === 0 && section !== 'processors') {
     report(path, `the list is empty; a pipeline needs at least one of its ${section}. Fix: add one, e.g. [${example}].`);
-    return undefined;
+    return { refs: [], ok: false };
   }
   const refs: string[] = [];
   const firstAt = new Map<string, number>();
@@ -130,5 +128,5 @@ function checkList(
     }
     refs.push(ref);
   });
-  return ok ? refs : undefined;
+  return { refs, ok };
 }

@@ -55,6 +55,19 @@ type SendOutcome = { ok: true; commands: Command[] } | { ok: false; code: GrpcSt
 
 const identity = (bytes: Buffer): Buffer => bytes;
 
+/** Metric children bound once, so the hot path skips label hashing. */
+function bindMetrics(settings: ComponentSettings, queueSize: number) {
+  const component = settings.id;
+  const m = settings.metrics;
+  m.queueCapacity.set({ component, queue: QUEUE_LABEL }, queueSize);
+  return {
+    sentSegments: m.exporterSentSegments.labels({ component }),
+    sentSpans: m.exporterSentSpans.labels({ component }),
+    latency: m.exportLatency.labels({ component }),
+    queueSize: m.queueSize.labels({ component, queue: QUEUE_LABEL }),
+  };
+}
+
 function statusName(code: GrpcStatus): string {
   return (GrpcStatus[code] ?? `code_${code}`).toLowerCase();
 }
@@ -75,7 +88,7 @@ export class SegmentSender {
   readonly #settings: ComponentSettings;
   readonly #client: Client;
   readonly #options: SegmentSenderOptions;
-  readonly #metrics;
+  readonly #metrics: ReturnType<typeof bindMetrics>;
 
   #queue: QueuedSegment[] = [];
   /** Segments of the batch on the wire; they still count against the queue's capacity. */
@@ -102,16 +115,7 @@ export class SegmentSender {
     this.#settings = settings;
     this.#client = client;
     this.#options = options;
-    const component = settings.id;
-    const m = settings.metrics;
-    // Children bound once: the hot path then skips label hashing.
-    this.#metrics = {
-      sentSegments: m.exporterSentSegments.labels({ component }),
-      sentSpans: m.exporterSentSpans.labels({ component }),
-      latency: m.exportLatency.labels({ component }),
-      queueSize: m.queueSize.labels({ component, queue: QUEUE_LABEL }),
-    };
-    m.queueCapacity.set({ component, queue: QUEUE_LABEL }, options.queueSize);
+    this.#metrics = bindMetrics(settings, options.queueSize);
     this.#metrics.queueSize.set(0);
   }
 

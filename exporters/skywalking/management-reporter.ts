@@ -1,0 +1,197 @@
+/**
+ * Registers the instances skybridge sends segments for and keeps them listed as alive, as a
+ * language agent would (skywalking-model.md §1.2, §10.8): `reportInstanceProperties` once per
+ * instance, and `keepAlive` for every live instance every `keepAliveIntervalMs`. Without keepAlive,
+ * a service that only makes outgoing calls has no instance list in the OAP.
+ *
+ * skybridge cannot see a process exit, so "alive" means "had a segment exported recently": an
+ * instance with no segment for `instanceIdleTimeoutMs` is no longer pinged, and the OAP lets it go.
+ */
+import type { Client, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type { ComponentSettings } from '../../core/component.ts';
+import type { InstanceProperties } from '../../core/segments/segment-object.ts';
+import { BurstLog } from './burst-log.ts';
+import { decodeCommands, encodeInstancePingPkg, encodeInstanceProperties, type Command } from './codec.ts';
+import { oapMetadata } from './oap-client.ts';
+
+const PROPERTIES_PATH = '/skywalking.v3.ManagementService/reportInstanceProperties';
+const KEEP_ALIVE_PATH = '/skywalking.v3.ManagementService/keepAlive';
+/** Calls in flight at once during a keepAlive round, so thousands of instances do not open thousands of streams. */
+const CONCURRENCY = 8;
+
+/** What the reporter needs from SkyWalkingConfig, in milliseconds. */
+export interface ManagementReporterOptions {
+  /** Sent as `Authentication` metadata when not empty. */
+  token: string;
+  /** Deadline of one call. */
+  timeoutMs: number;
+  keepAliveIntervalMs: number;
+  instanceIdleTimeoutMs: number;
+}
+
+interface InstanceEntry {
+  service: string;
+  serviceInstance: string;
+  layer: string;
+  /** Undefined for an instance known only from its segments: it gets keepAlives only. */
+  properties: InstanceProperties | undefined;
+  propertiesReported: boolean;
+  lastSeenMs: number;
+  /** A report for this instance is in flight; the next round skips it rather than doubling it. */
+  busy: boolean;
+}
+
+const identity = (bytes: Buffer): Buffer => bytes;
+
+function instanceKey(service: string, serviceInstance: string): string {
+  return `${service}\n${serviceInstance}`;
+}
+
+/**
+ * Lifecycle: `add`/`touch` any time; `start` begins the keepAlive rounds; `stop` ends them and
+ * cancels calls in flight. The caller owns the gRPC client.
+ */
+export class ManagementReporter {
+  readonly #settings: ComponentSettings;
+  readonly #client: Client;
+  readonly #options: ManagementReporterOptions;
+  readonly #instances = new Map<string, InstanceEntry>();
+  readonly #calls = new Set<ClientUnaryCall>();
+  readonly #failureLog = new BurstLog();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(settings: ComponentSettings, client: Client, options: ManagementReporterOptions) {
+    this.#settings = settings;
+    this.#client = client;
+    this.#options = options;
+  }
+
+  /** Instances currently pinged. */
+  get size(): number {
+    return this.#instances.size;
+  }
+
+  /**
+   * An instance met for the first time (the exporter's `onInstance`). Its properties are reported
+   * once, at once when running, and retried each round until the OAP accepted them; a second call
+   * for the same instance after that is ignored.
+   */
+  add(props: InstanceProperties): void {
+    const key = instanceKey(props.service, props.serviceInstance);
+    const entry = this.#instances.get(key);
+    if (entry === undefined) {
+      const created: InstanceEntry = {
+        service: props.service,
+        serviceInstance: props.serviceInstance,
+        layer: props.layer,
+        properties: props,
+        propertiesReported: false,
+        lastSeenMs: Date.now(),
+        busy: false,
+      };
+      this.#instances.set(key, created);
+      if (this.#running) void this.#report(created);
+      return;
+    }
+    entry.lastSeenMs = Date.now();
+    if (!entry.propertiesReported) {
+      entry.properties = props;
+      entry.layer = props.layer;
+    }
+  }
+
+  /** A segment of this instance was exported: keep pinging it. Cheap enough to call per segment. */
+  touch(service: string, serviceInstance: string): void {
+    const key = instanceKey(service, serviceInstance);
+    const entry = this.#instances.get(key);
+    if (entry !== undefined) {
+      entry.lastSeenMs = Date.now();
+      return;
+    }
+    // Seen again after it went idle (or before its onInstance): ping it; its properties are already
+    // stored in the OAP, or will come with `add`.
+    const created: InstanceEntry = {
+      service, serviceInstance, layer: '', properties: undefined, propertiesReported: true, lastSeenMs: Date.now(), busy: false,
+    };
+    this.#instances.set(key, created);
+    if (this.#running) void this.#report(created);
+  }
+
+  /** Report every instance known so far, then every `keepAliveIntervalMs`. Idempotent. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void this.#round();
+  }
+
+  /** End the rounds and cancel calls in flight. Idempotent; safe without `start`. */
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const call of this.#calls) call.cancel();
+    this.#calls.clear();
+  }
+
+  async #round(): Promise<void> {
+    const now = Date.now();
+    const due: InstanceEntry[] = [];
+    for (const [key, entry] of this.#instances) {
+      if (now - entry.lastSeenMs > this.#options.instanceIdleTimeoutMs) this.#instances.delete(key);
+      else if (!entry.busy) due.push(entry);
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (this.#running && next < due.length) await this.#report(due[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, due.length) }, worker));
+    if (!this.#running) return;
+    // The next round starts an interval after this one ended, so slow rounds never overlap.
+    this.#timer = setTimeout(() => void this.#round(), this.#options.keepAliveIntervalMs);
+    this.#timer.unref();
+  }
+
+  async #report(entry: InstanceEntry): Promise<void> {
+    if (entry.busy) return;
+    entry.busy = true;
+    try {
+      if (!entry.propertiesReported && entry.properties !== undefined) {
+        await this.#unary(PROPERTIES_PATH, encodeInstanceProperties(entry.properties));
+        entry.propertiesReported = true;
+      }
+      await this.#unary(KEEP_ALIVE_PATH, encodeInstancePingPkg({ service: entry.service, serviceInstance: entry.serviceInstance, layer: entry.layer }));
+    } catch (error) {
+      if (!this.#running) return;
+      const total = this.#failureLog.take(1);
+      if (total !== undefined) {
+        const e = error as ServiceError;
+        this.#settings.logger.warn(
+          { error: e.message, service: entry.service, serviceInstance: entry.serviceInstance, failures: total },
+          'Reporting an instance to the OAP failed; it is retried next round.',
+        );
+      }
+    } finally {
+      entry.busy = false;
+    }
+  }
+
+  #unary(path: string, request: Buffer): Promise<Command[]> {
+    return new Promise((resolve, reject) => {
+      const call = this.#client.makeUnaryRequest<Buffer, Command[]>(
+        path,
+        identity,
+        decodeCommands,
+        request,
+        oapMetadata(this.#options.token),
+        { deadline: Date.now() + this.#options.timeoutMs },
+        (error, commands) => {
+          this.#calls.delete(call);
+          if (error) reject(error);
+          else resolve(commands ?? []);
+        },
+      );
+      this.#calls.add(call);
+    });
+  }
+}
