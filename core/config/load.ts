@@ -2,7 +2,7 @@
  * Reads pipelines.yaml: YAML syntax, then `${VAR:default}` substitution. Shape and meaning are
  * checked afterwards by `validateConfig`, which takes `locate` to point its problems at lines too.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { problemAt, type ConfigPath, type ConfigProblem, type Locate } from './config-problem.ts';
 import { substituteEnv, type Env } from './env-substitution.ts';
@@ -58,11 +58,14 @@ export function loadConfigText(text: string, fileName: string, env: Env = proces
   return { raw: substituted.value, problems: substituted.problems, locate };
 }
 
-/** Reads the file at `path` and loads it as `loadConfigText` does; a missing or unreadable file is a problem, never a throw. */
-export async function loadConfigFile(path: string, env: Env = process.env): Promise<LoadedConfig> {
+/**
+ * Reads the file at `path` and loads it as `loadConfigText` does; a missing or unreadable file is a
+ * problem, never a throw. Synchronous: it runs once, before anything listens.
+ */
+export function loadConfigFile(path: string, env: Env = process.env): LoadedConfig {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message =

@@ -44,16 +44,6 @@ export interface ComponentFactories {
   exporters: readonly ExporterFactory[];
 }
 
-export interface ValidateOptions {
-  /** From `loadConfigText`/`loadConfigFile`: gives each problem its line and column. */
-  locate?: Locate;
-  /**
-   * Problems already reported for this file (the loader's, e.g. an unset variable). A validation
-   * problem at the same path is dropped: it would only restate that the value is unusable.
-   */
-  alreadyReported?: readonly ConfigProblem[];
-}
-
 export interface ValidationResult {
   /** Present exactly when `problems` is empty. */
   config?: ValidatedConfig;
@@ -69,9 +59,18 @@ const KIND: Record<Section, string> = { receivers: 'receiver', processors: 'proc
 /**
  * Validates the whole document. Never throws on bad input; a schema that throws is a bug in that
  * component and is left to surface.
+ *
+ * @param locate from `loadConfigText`/`loadConfigFile`: gives each problem its line and column.
+ * @param alreadyReported the loader's problems (e.g. an unset variable), when the caller reports
+ *   both lists together. A validation problem at the same path is dropped: it would only restate
+ *   that the value is unusable.
  */
-export function validateConfig(raw: unknown, factories: ComponentFactories, options: ValidateOptions = {}): ValidationResult {
-  const { locate } = options;
+export function validateConfig(
+  raw: unknown,
+  factories: ComponentFactories,
+  locate?: Locate,
+  alreadyReported: readonly ConfigProblem[] = [],
+): ValidationResult {
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
   const report = (path: (string | number)[], message: string) => problems.push(problemAt(path, message, locate));
@@ -118,7 +117,7 @@ export function validateConfig(raw: unknown, factories: ComponentFactories, opti
   });
 
   function finish(config?: ValidatedConfig): ValidationResult {
-    const echoed = new Set((options.alreadyReported ?? []).map((p) => p.path).filter((p) => p !== ''));
+    const echoed = new Set(alreadyReported.map((p) => p.path).filter((p) => p !== ''));
     const kept = problems.filter((p) => !echoed.has(p.path));
     // Dropping an echo must not turn a broken config into a valid one.
     if (config && kept.length === 0) return { config, problems: kept, warnings };

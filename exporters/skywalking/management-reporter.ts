@@ -35,6 +35,7 @@ interface InstanceEntry {
   layer: string;
   /** Undefined for an instance known only from its segments: it gets keepAlives only. */
   properties: InstanceProperties | undefined;
+  /** The OAP accepted `properties`; they are never sent again. */
   propertiesReported: boolean;
   lastSeenMs: number;
   /** A report for this instance is in flight; the next round skips it rather than doubling it. */
@@ -95,10 +96,10 @@ export class ManagementReporter {
       return;
     }
     entry.lastSeenMs = Date.now();
-    if (!entry.propertiesReported) {
-      entry.properties = props;
-      entry.layer = props.layer;
-    }
+    if (entry.propertiesReported) return;
+    entry.properties = props;
+    entry.layer = props.layer;
+    if (this.#running) void this.#report(entry);
   }
 
   /** A segment of this instance was exported: keep pinging it. Cheap enough to call per segment. */
@@ -109,10 +110,10 @@ export class ManagementReporter {
       entry.lastSeenMs = Date.now();
       return;
     }
-    // Seen again after it went idle (or before its onInstance): ping it; its properties are already
-    // stored in the OAP, or will come with `add`.
+    // Seen again after it went idle (or before its onInstance): ping it. Its properties are already
+    // stored in the OAP, or come with a later `add`.
     const created: InstanceEntry = {
-      service, serviceInstance, layer: '', properties: undefined, propertiesReported: true, lastSeenMs: Date.now(), busy: false,
+      service, serviceInstance, layer: '', properties: undefined, propertiesReported: false, lastSeenMs: Date.now(), busy: false,
     };
     this.#instances.set(key, created);
     if (this.#running) void this.#report(created);
@@ -156,7 +157,7 @@ export class ManagementReporter {
     if (entry.busy) return;
     entry.busy = true;
     try {
-      if (!entry.propertiesReported && entry.properties !== undefined) {
+      if (entry.properties !== undefined && !entry.propertiesReported) {
         await this.#unary(PROPERTIES_PATH, encodeInstanceProperties(entry.properties));
         entry.propertiesReported = true;
       }

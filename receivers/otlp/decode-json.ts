@@ -58,13 +58,19 @@ export function decodeJsonTraces(body: Uint8Array | string): DecodedTraces {
 class JsonTraceDecoder {
   readonly #rejections = new SpanRejections();
   #spanCount = 0;
-  // Where the decoder is, for error messages only (-1 when outside that level).
+  // Where the decoder is, for error messages only. Kept as indices and constant strings so the happy
+  // path builds no path strings; `#fail` assembles them.
   #rs = -1;
   #ss = -1;
   #sp = -1;
+  /** 'events' or 'links' while inside one, with its index. */
+  #sub = '';
+  #subIndex = -1;
+  /** Key of the attribute being decoded. */
+  #key: string | undefined;
 
   decode(doc: unknown): DecodedTraces {
-    const root = this.#object(doc, 'the request body');
+    const root = this.#object(doc, '');
     const resourceSpans: ResourceSpans[] = [];
     const list = this.#array(pick(root, 'resourceSpans', 'resource_spans'), 'resourceSpans');
     for (let i = 0; i < list.length; i++) {
@@ -82,7 +88,7 @@ class JsonTraceDecoder {
 
   #resourceSpans(v: unknown): ResourceSpans {
     const o = this.#object(v, '');
-    const resource = this.#resource(pick(o, 'resource', 'resource'));
+    const resource = this.#resource(o.resource);
     const scopeSpans: ScopeSpans[] = [];
     const list = this.#array(pick(o, 'scopeSpans', 'scope_spans'), 'scopeSpans');
     for (let i = 0; i < list.length; i++) {
@@ -98,16 +104,16 @@ class JsonTraceDecoder {
     if (v == null) return { attributes: {}, droppedAttributesCount: 0 };
     const o = this.#object(v, 'resource');
     return {
-      attributes: this.#attributes(o, 'resource.attributes'),
+      attributes: this.#attributes(o.attributes, 'resource.attributes'),
       droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), 'resource.droppedAttributesCount'),
     };
   }
 
   #scopeSpans(v: unknown): ScopeSpans {
     const o = this.#object(v, '');
-    const scope = this.#scope(pick(o, 'scope', 'scope'));
+    const scope = this.#scope(o.scope);
     const spans: Span[] = [];
-    const list = this.#array(pick(o, 'spans', 'spans'), 'spans');
+    const list = this.#array(o.spans, 'spans');
     for (let i = 0; i < list.length; i++) {
       this.#sp = i;
       const span = this.#span(list[i]);
@@ -124,7 +130,7 @@ class JsonTraceDecoder {
     return {
       name: this.#string(o.name, 'scope.name'),
       version: this.#string(o.version, 'scope.version'),
-      attributes: this.#attributes(o, 'scope.attributes'),
+      attributes: this.#attributes(o.attributes, 'scope.attributes'),
       droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), 'scope.droppedAttributesCount'),
     };
   }
@@ -144,17 +150,25 @@ class JsonTraceDecoder {
 
     const events: SpanEvent[] = [];
     const eventList = this.#array(o.events, 'events');
-    for (let i = 0; i < eventList.length; i++) events.push(this.#event(eventList[i], i));
+    this.#sub = 'events';
+    for (let i = 0; i < eventList.length; i++) {
+      this.#subIndex = i;
+      events.push(this.#event(eventList[i]));
+    }
+    this.#sub = '';
 
     const links: SpanLink[] = [];
     let droppedLinksCount = this.#uint32(pick(o, 'droppedLinksCount', 'dropped_links_count'), 'droppedLinksCount');
     const linkList = this.#array(o.links, 'links');
+    this.#sub = 'links';
     for (let i = 0; i < linkList.length; i++) {
-      const link = this.#link(linkList[i], i);
+      this.#subIndex = i;
+      const link = this.#link(linkList[i]);
       // A link that points nowhere is dropped on its own; the span itself is still good.
       if (link === undefined) droppedLinksCount++;
       else links.push(link);
     }
+    this.#sub = '';
 
     return {
       traceId: traceId!,
@@ -166,7 +180,7 @@ class JsonTraceDecoder {
       kind: this.#enum(o.kind, SPAN_KIND_NAMES, 5, 'kind') as SpanKind,
       startTimeUnixNano: this.#nanos(pick(o, 'startTimeUnixNano', 'start_time_unix_nano'), 'startTimeUnixNano'),
       endTimeUnixNano: this.#nanos(pick(o, 'endTimeUnixNano', 'end_time_unix_nano'), 'endTimeUnixNano'),
-      attributes: this.#attributes(o, 'attributes'),
+      attributes: this.#attributes(o.attributes, 'attributes'),
       droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), 'droppedAttributesCount'),
       events,
       droppedEventsCount: this.#uint32(pick(o, 'droppedEventsCount', 'dropped_events_count'), 'droppedEventsCount'),
@@ -176,28 +190,28 @@ class JsonTraceDecoder {
     };
   }
 
-  #event(v: unknown, i: number): SpanEvent {
-    const o = this.#object(v, `events[${i}]`);
+  #event(v: unknown): SpanEvent {
+    const o = this.#object(v, '');
     return {
-      timeUnixNano: this.#nanos(pick(o, 'timeUnixNano', 'time_unix_nano'), `events[${i}].timeUnixNano`),
-      name: this.#string(o.name, `events[${i}].name`),
-      attributes: this.#attributes(o, `events[${i}].attributes`),
-      droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), `events[${i}].droppedAttributesCount`),
+      timeUnixNano: this.#nanos(pick(o, 'timeUnixNano', 'time_unix_nano'), 'timeUnixNano'),
+      name: this.#string(o.name, 'name'),
+      attributes: this.#attributes(o.attributes, 'attributes'),
+      droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), 'droppedAttributesCount'),
     };
   }
 
-  #link(v: unknown, i: number): SpanLink | undefined {
-    const o = this.#object(v, `links[${i}]`);
+  #link(v: unknown): SpanLink | undefined {
+    const o = this.#object(v, '');
     const traceId = hexId(pick(o, 'traceId', 'trace_id'), 32);
     const spanId = hexId(pick(o, 'spanId', 'span_id'), 16);
     if (spanIdProblem(traceId, spanId, '') !== undefined) return undefined;
     return {
       traceId: traceId!,
       spanId: spanId!,
-      traceState: this.#string(pick(o, 'traceState', 'trace_state'), `links[${i}].traceState`),
-      attributes: this.#attributes(o, `links[${i}].attributes`),
-      droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), `links[${i}].droppedAttributesCount`),
-      flags: this.#uint32(o.flags, `links[${i}].flags`),
+      traceState: this.#string(pick(o, 'traceState', 'trace_state'), 'traceState'),
+      attributes: this.#attributes(o.attributes, 'attributes'),
+      droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), 'droppedAttributesCount'),
+      flags: this.#uint32(o.flags, 'flags'),
     };
   }
 
@@ -210,25 +224,31 @@ class JsonTraceDecoder {
     };
   }
 
-  /** Reads `o.attributes` (a list of KeyValue); `field` names it in errors. */
-  #attributes(o: Json, field: string): Attributes {
+  /** A list of KeyValue as an attribute map; `field` names the list in errors. */
+  #attributes(v: unknown, field: string): Attributes {
     const attrs: Attributes = {};
-    const list = this.#array(o.attributes, field);
-    for (let i = 0; i < list.length; i++) this.#keyValue(list[i], attrs, field, 0);
+    const list = this.#array(v, field);
+    for (let i = 0; i < list.length; i++) {
+      this.#key = undefined;
+      this.#keyValue(list[i], attrs, field, 0);
+    }
+    this.#key = undefined;
     return attrs;
   }
 
   #keyValue(v: unknown, into: Record<string, AttributeValue>, field: string, depth: number): void {
     const kv = this.#object(v, field);
-    const key = this.#string(kv.key, `${field} key`);
-    // A KeyValue without a value (or an empty AnyValue) is left out: the model has no null.
-    const value = kv.value == null ? undefined : this.#anyValue(kv.value, field, key, depth);
+    const key = this.#string(kv.key, field);
+    // Error messages name the outermost key; nested kvlist keys are not tracked.
+    if (depth === 0) this.#key = key;
+    // A KeyValue without a value (or with an empty AnyValue) is left out: the model has no null.
+    const value = kv.value == null ? undefined : this.#anyValue(kv.value, field, depth);
     if (value !== undefined) setAttribute(into, key, value);
   }
 
-  #anyValue(v: unknown, field: string, key: string, depth: number): AttributeValue | undefined {
-    if (depth >= MAX_VALUE_DEPTH) this.#fail(`${field}[${JSON.stringify(key)}]`, `values nested deeper than ${MAX_VALUE_DEPTH} levels`);
-    const o = this.#object(v, `${field}[${JSON.stringify(key)}]`);
+  #anyValue(v: unknown, field: string, depth: number): AttributeValue | undefined {
+    if (depth >= MAX_VALUE_DEPTH) this.#fail(field, `values nested deeper than ${MAX_VALUE_DEPTH} levels`);
+    const o = this.#object(v, field);
     let x: unknown;
     if ((x = pick(o, 'stringValue', 'string_value')) != null) {
       if (typeof x === 'string') return x;
@@ -242,28 +262,27 @@ class JsonTraceDecoder {
       if (typeof x === 'boolean') return x;
     } else if ((x = pick(o, 'arrayValue', 'array_value')) != null) {
       if (typeof x === 'object' && !Array.isArray(x)) {
-        const list = this.#array((x as Json).values, `${field}[${JSON.stringify(key)}].arrayValue.values`);
+        const list = this.#array((x as Json).values, field);
         const out: AttributeValue[] = [];
         for (const item of list) {
-          const value = item == null ? undefined : this.#anyValue(item, field, key, depth + 1);
+          const value = item == null ? undefined : this.#anyValue(item, field, depth + 1);
           if (value !== undefined) out.push(value);
         }
         return out;
       }
     } else if ((x = pick(o, 'kvlistValue', 'kvlist_value')) != null) {
       if (typeof x === 'object' && !Array.isArray(x)) {
-        const nestedField = `${field}[${JSON.stringify(key)}].kvlistValue.values`;
-        const list = this.#array((x as Json).values, nestedField);
+        const list = this.#array((x as Json).values, field);
         const out: Record<string, AttributeValue> = {};
-        for (const item of list) this.#keyValue(item, out, nestedField, depth + 1);
+        for (const item of list) this.#keyValue(item, out, field, depth + 1);
         return out;
       }
     } else if ((x = pick(o, 'bytesValue', 'bytes_value')) != null) {
-      if (typeof x === 'string' && /^[A-Za-z0-9+/_-]*={0,2}$/.test(x)) return new Uint8Array(Buffer.from(x, 'base64'));
+      if (typeof x === 'string' && BASE64.test(x)) return new Uint8Array(Buffer.from(x, 'base64'));
     } else {
       return undefined;
     }
-    return this.#fail(`${field}[${JSON.stringify(key)}]`, `value ${truncate(JSON.stringify(o))} does not match its type`);
+    return this.#fail(field, `value ${truncate(JSON.stringify(o))} does not match its type`);
   }
 
   #object(v: unknown, field: string): Json {
@@ -313,12 +332,14 @@ class JsonTraceDecoder {
   }
 
   #fail(field: string, problem: string): never {
-    let at = '';
-    if (this.#rs >= 0) at = `resourceSpans[${this.#rs}]`;
-    if (this.#ss >= 0) at += `.scopeSpans[${this.#ss}]`;
-    if (this.#sp >= 0) at += `.spans[${this.#sp}]`;
-    if (field !== '') at = at === '' ? field : `${at}.${field}`;
-    throw new InvalidInputError(`Cannot decode OTLP/JSON ExportTraceServiceRequest: at ${at || 'the top level'}: ${problem}.`);
+    const parts: string[] = [];
+    if (this.#rs >= 0) parts.push(`resourceSpans[${this.#rs}]`);
+    if (this.#ss >= 0) parts.push(`scopeSpans[${this.#ss}]`);
+    if (this.#sp >= 0) parts.push(`spans[${this.#sp}]`);
+    if (this.#sub !== '') parts.push(`${this.#sub}[${this.#subIndex}]`);
+    if (field !== '') parts.push(this.#key === undefined ? field : `${field}[${JSON.stringify(this.#key)}]`);
+    const at = parts.length === 0 ? 'the top level' : parts.join('.');
+    throw new InvalidInputError(`Cannot decode OTLP/JSON ExportTraceServiceRequest: at ${at}: ${problem}.`);
   }
 }
 
@@ -339,6 +360,7 @@ function hexId(v: unknown, chars: number): string | undefined {
   return ANY_HEX.test(v) ? v.toLowerCase() : undefined;
 }
 const LOWER_HEX = /^[0-9a-f]+$/;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const ANY_HEX = /^[0-9a-fA-F]+$/;
 
 /** int64 from a decimal string or JSON number: a number when it is a safe integer, else a bigint. */
