@@ -40,13 +40,17 @@ export async function loadAndValidate(source: ConfigSource, factories: Factories
   const env = source.env ?? process.env;
   const fileName = source.file ?? source.name ?? 'pipelines.yaml';
   const loaded = source.text !== undefined ? loadConfigText(source.text, fileName, env) : loadConfigFile(source.file!, env);
-  if (loaded.problems.length > 0) throw new ConfigInvalidError(fileName, loaded.problems);
-  const result = validateConfig(loaded.raw, {
-    receivers: [...factories.receivers],
-    processors: [...factories.processors],
-    exporters: [...factories.exporters],
-  }, loaded.locate);
-  if (!result.config || result.problems.length > 0) throw new ConfigInvalidError(fileName, result.problems);
+  // An unreadable file or YAML syntax error leaves nothing to validate; otherwise validate anyway so
+  // an unset variable does not hide every other problem in the file.
+  if (loaded.raw === undefined) throw new ConfigInvalidError(fileName, loaded.problems);
+  const result = validateConfig(
+    loaded.raw,
+    { receivers: [...factories.receivers], processors: [...factories.processors], exporters: [...factories.exporters] },
+    loaded.locate,
+    loaded.problems,
+  );
+  const problems = [...loaded.problems, ...result.problems];
+  if (!result.config || problems.length > 0) throw new ConfigInvalidError(fileName, problems);
   return { config: result.config, warnings: result.warnings ?? [] };
 }
 

@@ -29,14 +29,14 @@ export function loadConfigText(text: string, fileName: string, env: Env = proces
   const locate = locator(doc, lineCounter);
 
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((error): ConfigProblem => {
+    // After the first syntax error the parser is out of step and what follows is mostly echo;
+    // duplicate keys are found on the resolved document and stay trustworthy.
+    const reported = doc.errors.filter((error, i) => i === 0 || error.code === 'DUPLICATE_KEY');
+    const problems = reported.map((error): ConfigProblem => {
       const pos = lineCounter.linePos(error.pos[0]);
-      const fix = error.code === 'DUPLICATE_KEY'
-        ? 'keep only one of the keys with this name in the mapping.'
-        : 'check the indentation and quoting on this line and the one before it.';
       return {
         path: '',
-        message: `YAML syntax error: ${error.message.replace(/\.?$/, '.')} Fix: ${fix}`,
+        message: `YAML syntax error: ${error.message.replace(/\.?$/, '.')} Fix: ${syntaxFix(error.code, lineOf(text, lineCounter, pos.line))}`,
         line: pos.line,
         col: pos.col,
       };
@@ -103,6 +103,19 @@ function locator(doc: Document, lineCounter: LineCounter): Locate {
     }
     return found;
   };
+}
+
+function syntaxFix(code: string, line: string): string {
+  if (code === 'DUPLICATE_KEY') return 'keep only one of the keys with this name in the mapping.';
+  // `{ endpoint: ${SW_OAP:oap:11800} }`: in a flow mapping `{`, `}` and `:` are syntax, so a reference must be quoted.
+  if (/\{[^"']*\$\{/.test(line)) return 'quote values that contain ${...} inside { }, e.g. endpoint: "${SW_OAP:127.0.0.1:11800}".';
+  return 'check the indentation and quoting on this line and the one before it.';
+}
+
+function lineOf(text: string, lineCounter: LineCounter, line: number): string {
+  const start = lineCounter.lineStarts[line - 1] ?? 0;
+  const end = text.indexOf('\n', start);
+  return text.slice(start, end < 0 ? undefined : end);
 }
 
 function startOf(node: unknown): number | undefined {

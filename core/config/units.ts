@@ -25,10 +25,11 @@ export function parseSize(text: string): number | undefined {
 export function duration(bounds: { min?: string; max?: string } = {}) {
   const min = bounds.min === undefined ? undefined : parseDuration(bounds.min);
   const max = bounds.max === undefined ? undefined : parseDuration(bounds.max);
-  return z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
+  return z.union([z.string(), z.number()]).transform((input, ctx) => {
+    const text = String(input);
+    const ms = typeof input === 'number' ? undefined : parseDuration(text);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as "200ms", "10s" or "5m", got ${JSON.stringify(text)}. Fix: write the number with its unit (ms, s, m, h).` });
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as "200ms", "10s" or "5m", got ${JSON.stringify(input)}. Fix: write the number with its unit (ms, s, m, h).` });
       return z.NEVER;
     }
     if (min !== undefined && ms < min) ctx.addIssue({ code: 'custom', message: `${text} is below the minimum ${bounds.min}. Fix: use at least ${bounds.min}.` });
@@ -41,10 +42,11 @@ export function duration(bounds: { min?: string; max?: string } = {}) {
 export function size(bounds: { min?: string; max?: string } = {}) {
   const min = bounds.min === undefined ? undefined : parseSize(bounds.min);
   const max = bounds.max === undefined ? undefined : parseSize(bounds.max);
-  return z.string().transform((text, ctx) => {
-    const bytes = parseSize(text);
+  return z.union([z.string(), z.number()]).transform((input, ctx) => {
+    const text = String(input);
+    const bytes = typeof input === 'number' ? undefined : parseSize(text);
     if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a size such as "512KiB", "4MiB" or "1GiB", got ${JSON.stringify(text)}. Fix: write the number with its unit (B, KiB, MiB, GiB, KB, MB, GB).` });
+      ctx.addIssue({ code: 'custom', message: `expected a size such as "512KiB", "4MiB" or "1GiB", got ${JSON.stringify(input)}. Fix: write the number with its unit (B, KiB, MiB, GiB, KB, MB, GB).` });
       return z.NEVER;
     }
     if (min !== undefined && bytes < min) ctx.addIssue({ code: 'custom', message: `${text} is below the minimum ${bounds.min}. Fix: use at least ${bounds.min}.` });
