@@ -181,7 +181,7 @@ describe('validateConfig', () => {
     assert.match(at.get('receivers.otlp.grpc.max_recv_msg_size')!.message, /^expected a size such as .* got "4 parsecs"\. Fix:/);
     assert.match(at.get('receivers.zipkn')!.message, /^unknown receiver type "zipkn" \(did you mean "zipkin"\?\); known receiver types: otlp, zipkin\. Fix: use "zipkin"\.$/);
     assert.equal(at.get('processors.batch.send_batch_size')?.message, 'expected number, got string "abc". Fix: write a number without quotes.');
-    assert.equal(at.get('processors.batch.timeout')?.message, 'expected string, got number 200. Fix: quote it: "200".');
+    assert.equal(at.get('processors.batch.timeout')?.message, 'expected a duration such as "200ms", "10s" or "5m", got 200. Fix: write the number with its unit (ms, s, m, h).');
     assert.equal(at.get('processors.tail_sampling.policies[0].type')?.message,
       'unknown type string "eror" (did you mean "error"?). Fix: use one of: error, latency.');
     assert.match(at.get('exporters.skywalking.endpoint')!.message, /^expected "host:port" for the OAP gRPC port\. Fix:/);
