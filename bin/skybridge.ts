@@ -110,8 +110,10 @@ async function main(argv: string[]): Promise<number> {
     collector.logger.error('Shutdown deadline passed; exiting with data still held.');
     process.exit(3);
   }, shutdownTimeoutMs + 2_000);
-  timer.unref();
+  // Not unref'd: an AbortSignal deadline alone does not keep Node alive, and the drain must not be
+  // cut short by the event loop running empty.
   await collector.shutdown(shutdownTimeoutMs);
+  clearTimeout(timer);
   collector.logger.info('skybridge stopped.');
   return fatal ? 1 : 0;
 }

@@ -110,6 +110,7 @@ export class SegmentSender {
   #shutdown: Promise<void> | undefined;
   readonly #dropLog = new BurstLog();
   readonly #rejectLog = new BurstLog();
+  readonly #invalidLog = new BurstLog();
 
   constructor(settings: ComponentSettings, client: Client, options: SegmentSenderOptions) {
     this.#settings = settings;
@@ -153,7 +154,10 @@ export class SegmentSender {
         bytes = encodeSegment(segment);
       } catch (error) {
         invalid += spans;
-        this.#settings.logger.debug({ error, traceSegmentId: segment.traceSegmentId }, 'A segment could not be encoded; it is dropped.');
+        // A bug in segment building, not in the input: worth a warning, once per burst.
+        if (this.#invalidLog.take(spans) !== undefined) {
+          this.#settings.logger.warn({ error, traceSegmentId: segment.traceSegmentId }, 'A segment could not be encoded; it is dropped.');
+        }
         continue;
       }
       this.#queue.push({ bytes, spans, receivedAtMs });
@@ -311,7 +315,11 @@ export class SegmentSender {
     return Math.random() * ceiling;
   }
 
-  /** A sleep that shutdown can cut short and that never keeps the process alive on its own. */
+  /**
+   * A sleep that shutdown can cut short. While running it never keeps the process alive on its own;
+   * while draining it does, so a process waiting on its shutdown deadline (often an unref'd
+   * AbortSignal.timeout) is not left with an empty event loop and segments silently unsent.
+   */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
@@ -320,7 +328,7 @@ export class SegmentSender {
         resolve();
       };
       const timer = setTimeout(done, ms);
-      timer.unref();
+      if (!this.#draining) timer.unref();
       this.#cutSleep = done;
     });
   }

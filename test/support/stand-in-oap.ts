@@ -187,10 +187,12 @@ export class StandInOap {
 
   /**
    * Resolves as soon as `predicate` holds, checked now and after every call the stand-in receives
-   * or answers; rejects after `timeoutMs` with `describe()` in the message.
+   * or answers; rejects after `timeoutMs` naming `what` (a function is called at that moment, so it
+   * can report counts).
    */
-  waitFor(predicate: () => boolean, timeoutMs = 5000, describe: () => string = () => 'the condition'): Promise<void> {
+  waitFor(predicate: () => boolean, timeoutMs = 5000, what: string | (() => string) = 'the condition'): Promise<void> {
     if (predicate()) return Promise.resolve();
+    const describe = typeof what === 'string' ? () => what : what;
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (!predicate()) return;
