@@ -1,0 +1,41 @@
+/**
+ * A grpc-js client for TraceService/Export with identity serializers, so tests can send any bytes
+ * (truncated, oversized) and read the raw response and status details.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+const identity = (b: Buffer): Buffer => b;
+const TraceServiceClient = grpc.makeGenericClientConstructor(
+  {
+    Export: {
+      path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  },
+  'TraceService',
+);
+
+export type RawGrpcResult = { ok: true; response: Buffer } | { ok: false; error: grpc.ServiceError };
+
+/** One client (one connection) per test file; `gzip` compresses every request message. */
+export function createRawTraceClient(address: string, opts: { gzip?: boolean } = {}) {
+  const client = new TraceServiceClient(address, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': -1,
+    ...(opts.gzip ? { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip } : {}),
+  }) as grpc.Client & { Export: (req: Buffer, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Buffer) => void) => void };
+  return {
+    export(body: Buffer): Promise<RawGrpcResult> {
+      return new Promise((resolve) => {
+        client.Export(body, { deadline: Date.now() + 10_000 }, (err, res) => resolve(err ? { ok: false, error: err } : { ok: true, response: res }));
+      });
+    },
+    close(): void {
+      client.close();
+    },
+  };
+}
