@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { startChildService, type ChildService } from '../../support/child-service.ts';
 import { startHarness, type Harness } from '../../support/collector-harness.ts';
 import { assertOapRules, type DecodedSegment } from '../../support/oap-rules.ts';
+import type { Component } from '../../../core/component.ts';
+
+type OtlpPorts = Component & { grpcPort: number; httpPort: number };
 
 const APP = fileURLToPath(new URL('./service-app.cjs', import.meta.url));
 const ENTRY = 0;
@@ -39,7 +42,7 @@ for (const exporter of ['grpc', 'http-json', 'http-proto'] as const) {
         receiversYaml: '  otlp:\n    grpc: { endpoint: "127.0.0.1:0" }\n    http: { endpoint: "127.0.0.1:0" }',
         receiverIds: ['otlp'],
       });
-      const otlp = harness.collector.service.component<{ grpcPort: number; httpPort: number }>('otlp')!;
+      const otlp = harness.collector.service.component<OtlpPorts>('otlp')!;
       const endpoint = exporter === 'grpc' ? `http://127.0.0.1:${otlp.grpcPort}` : `http://127.0.0.1:${otlp.httpPort}/v1/traces`;
       const common = { OTLP_EXPORTER: exporter, OTLP_ENDPOINT: endpoint };
       const payments = await startChildService(APP, { ...common, SERVICE_NAME: 'payments' });

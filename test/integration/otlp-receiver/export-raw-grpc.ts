@@ -27,7 +27,7 @@ export function createRawTraceClient(address: string, opts: { gzip?: boolean } =
   const client = new TraceServiceClient(address, grpc.credentials.createInsecure(), {
     'grpc.max_send_message_length': -1,
     ...(opts.gzip ? { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip } : {}),
-  }) as grpc.Client & { Export: (req: Buffer, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Buffer) => void) => void };
+  }) as unknown as grpc.Client & { Export: (req: Buffer, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Buffer) => void) => void };
   return {
     export(body: Buffer): Promise<RawGrpcResult> {
       return new Promise((resolve) => {

@@ -1,0 +1,528 @@
+/**
+ * `npm run bench`: OTLP/gRPC load of realistic 3-service traces into a running skybridge that
+ * exports to an in-process sink OAP, then the same requests into a decode-only server, in one run.
+ * Prints spans/s, receive→export latency, peak RSS and the ratio to the decode-only floor, checks
+ * that every span accepted reached the sink, and writes the figures to bench/results/latest.json.
+ * See bench/README.md for what each figure means. Exits 1 when spans were lost or the run failed.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../core/config/units.ts';
+import { MeasuredProcess } from './measured-process.ts';
+import { runOtlpLoad, type LoadResult } from './otlp-load.ts';
+import { RequestPool } from './request-pool.ts';
+import { SinkOap } from './sink-oap.ts';
+import { MAX_TRACE_SPANS, MIN_TRACE_SPANS } from './trace-generator.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const USAGE = `Usage: npm run bench -- [options]
+  --duration 20s            how long to send load into skybridge (ignored with --requests)
+  --requests N              send exactly N requests instead of running for --duration
+  --concurrency 8           Export calls in flight at once
+  --rate N                  start N requests per second (open loop) instead of as fast as acks allow
+  --spans-per-request 100..500
+  --quiet-period 1s         skywalking exporter assembly.quiet_period
+  --seed 1                  trace generator seed
+  --templates 200           distinct requests generated up front (later ones reuse them with fresh ids)
+  --out bench/results/latest.json
+  --keep-logs               keep the temp dir with the config and child logs
+  --cpu-prof                write a V8 CPU profile of each child (skybridge, decode-only) to the
+                            kept temp dir, for chrome://inspect or speedscope`;
+
+class BenchError extends Error {}
+
+interface Options {
+  durationMs: number | undefined;
+  requests: number | undefined;
+  concurrency: number;
+  rate: number | undefined;
+  minSpans: number;
+  maxSpans: number;
+  quietPeriod: string;
+  seed: number;
+  templates: number;
+  out: string;
+  keepLogs: boolean;
+  cpuProf: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string', default: '20s' },
+      requests: { type: 'string' },
+      concurrency: { type: 'string', default: '8' },
+      rate: { type: 'string' },
+      'spans-per-request': { type: 'string', default: '100..500' },
+      'quiet-period': { type: 'string', default: '1s' },
+      seed: { type: 'string', default: '1' },
+      templates: { type: 'string', default: '200' },
+      out: { type: 'string', default: 'bench/results/latest.json' },
+      'keep-logs': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const positiveInt = (flag: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new BenchError(`--${flag}: expected a positive integer, got "${text}".`);
+    return n;
+  };
+  const range = /^(\d+)(?:\.\.(\d+))?$/.exec(values['spans-per-request']);
+  if (!range) throw new BenchError(`--spans-per-request: expected "MIN..MAX" or "N", got "${values['spans-per-request']}".`);
+  const minSpans = Number(range[1]);
+  const maxSpans = Number(range[2] ?? range[1]);
+  if (minSpans > maxSpans || maxSpans < MIN_TRACE_SPANS) {
+    throw new BenchError(`--spans-per-request: need MIN ≤ MAX and MAX ≥ ${MIN_TRACE_SPANS} (the smallest trace; the largest has ${MAX_TRACE_SPANS}).`);
+  }
+  const durationMs = parseDuration(values.duration);
+  if (durationMs === undefined || durationMs <= 0) throw new BenchError(`--duration: expected a duration such as "20s", got "${values.duration}".`);
+  if (parseDuration(values['quiet-period']) === undefined) throw new BenchError(`--quiet-period: expected a duration such as "1s".`);
+  const requests = values.requests === undefined ? undefined : positiveInt('requests', values.requests);
+  return {
+    durationMs: requests === undefined ? durationMs : undefined,
+    requests,
+    concurrency: positiveInt('concurrency', values.concurrency),
+    rate: values.rate === undefined ? undefined : positiveInt('rate', values.rate),
+    minSpans,
+    maxSpans,
+    quietPeriod: values['quiet-period'],
+    seed: positiveInt('seed', values.seed),
+    templates: positiveInt('templates', values.templates),
+    out: resolve(ROOT, values.out),
+    keepLogs: values['keep-logs'] || values['cpu-prof'],
+    cpuProf: values['cpu-prof'],
+  };
+}
+
+/** A port free right now on loopback (the OS picks it; a tiny race with other processes is accepted). */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function skybridgeConfig(ports: { otlp: number; sink: number; telemetry: number }, quietPeriod: string): string {
+  return `# Written by bench/run.ts for one benchmark run.
+receivers:
+  otlp:
+    grpc:
+      endpoint: 127.0.0.1:${ports.otlp}
+    http: null
+
+exporters:
+  skywalking:
+    endpoint: 127.0.0.1:${ports.sink}
+    assembly:
+      quiet_period: ${quietPeriod}
+
+pipelines:
+  traces:
+    receivers: [otlp]
+    exporters: [skywalking]
+
+telemetry:
+  endpoint: 127.0.0.1:${ports.telemetry}
+  log_level: warn
+`;
+}
+
+/** Node flags for a child: a CPU profile written when it exits, when --cpu-prof asked for one. */
+function profileFlags(options: Options, workDir: string, name: string): string[] {
+  return options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${workDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntilReady(proc: MeasuredProcess, telemetryPort: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (performance.now() < deadline) {
+    if (proc.hasExited) {
+      const { code, signal } = await proc.exited;
+      throw new BenchError(`skybridge exited during start-up (code ${code}, signal ${signal}). Its output:\n${proc.logTail()}`);
+    }
+    try {
+      const res = await fetch(`http://127.0.0.1:${telemetryPort}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      if (res.status === 200) return;
+      last = `/readyz answered ${res.status}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new BenchError(`skybridge was not ready within ${timeoutMs / 1000}s (${last}). Its output:\n${proc.logTail()}`);
+}
+
+/** Sums of the skybridge counters the report shows, by metric and `reason` label. */
+async function scrapeMetrics(telemetryPort: number): Promise<Record<string, number>> {
+  const wanted = [
+    'skybridge_receiver_accepted_spans_total',
+    'skybridge_receiver_refused_spans_total',
+    'skybridge_dropped_spans_total',
+    'skybridge_exporter_sent_spans_total',
+    'skybridge_exporter_sent_segments_total',
+    'skybridge_exporter_send_failed_segments_total',
+  ];
+  const out: Record<string, number> = {};
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    for (const line of text.split('\n')) {
+      const m = /^(\w+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+      if (!m || !wanted.includes(m[1]!)) continue;
+      const reason = /reason="([^"]*)"/.exec(m[2] ?? '')?.[1];
+      const key = reason ? `${m[1]}{reason="${reason}"}` : m[1]!;
+      out[key] = (out[key] ?? 0) + Number(m[3]);
+    }
+  } catch (error) {
+    out.scrape_failed = 1;
+    process.stderr.write(`Could not read skybridge /metrics: ${(error as Error).message}\n`);
+  }
+  return out;
+}
+
+function percentile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** SkyWalking trace ids are the OTel ids as hex today; separators are ignored in case that changes. */
+const normaliseTraceId = (id: string) => id.toLowerCase().replace(/[^0-9a-f]/g, '');
+
+const round = (n: number | null, digits = 1) => (n === null ? null : Number(n.toFixed(digits)));
+const mib = (bytes: number | null) => (bytes === null ? 'n/a' : `${(bytes / 1048576).toFixed(1)} MiB`);
+const fmt = (n: number | null, unit = '') => (n === null ? 'n/a' : `${n.toLocaleString('en-US', { maximumFractionDigits: 1 })}${unit}`);
+
+interface ProcessFigures {
+  peakRssBytes: number | null;
+  maxSampledRssBytes: number | null;
+  cpuSeconds: number | null;
+}
+
+async function runPipeline(options: Options, pool: RequestPool, workDir: string) {
+  const sink = new SinkOap();
+  const sinkPort = await sink.start();
+  const ports = { otlp: await freePort(), sink: sinkPort, telemetry: await freePort() };
+  const configFile = join(workDir, 'skybridge.yaml');
+  writeFileSync(configFile, skybridgeConfig(ports, options.quietPeriod));
+
+  const proc = new MeasuredProcess({
+    command: process.execPath,
+    args: [...profileFlags(options, workDir, 'skybridge'), join(ROOT, 'bin/skybridge.mjs'), '--config', configFile],
+    cwd: ROOT,
+    logFile: join(workDir, 'skybridge.log'),
+  });
+  try {
+    await waitUntilReady(proc, ports.telemetry, 30_000);
+    proc.startSampling();
+
+    const sentAt = new Map<string, { sentMs: number; spans: number }>();
+    const cpuBefore = proc.cpuSeconds();
+    const load = await runOtlpLoad({
+      target: `127.0.0.1:${ports.otlp}`,
+      pool,
+      concurrency: options.concurrency,
+      rate: options.rate,
+      requests: options.requests,
+      durationMs: options.durationMs,
+      onFirstSend: (request, atMs) => {
+        request.traceIds.forEach((id, i) => sentAt.set(id, { sentMs: atMs, spans: request.spansPerTrace[i]! }));
+      },
+    });
+    if (proc.hasExited) throw new BenchError(`skybridge exited during the load. Its output:\n${proc.logTail()}`);
+
+    // Drain: traces are exported a quiet period after their last span, then batched to the sink.
+    const quietMs = parseDuration(options.quietPeriod)!;
+    const stallMs = quietMs + 5_000;
+    const drainStart = performance.now();
+    while (sink.spans < load.spansAcked && !proc.hasExited) {
+      const lastProgress = Math.max(sink.lastArrivalMs ?? 0, drainStart);
+      if (performance.now() - lastProgress > stallMs) break;
+      await sleep(50);
+    }
+    const cpuAfter = proc.cpuSeconds();
+    const figures: ProcessFigures = {
+      peakRssBytes: proc.peakRssBytes(),
+      maxSampledRssBytes: proc.maxSampledRssBytes,
+      cpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+    };
+    const metrics = await scrapeMetrics(ports.telemetry);
+    const spansAtSinkBeforeStop = sink.spans;
+    const lastArrivalMs = sink.lastArrivalMs;
+
+    // Latency per trace, from the first send of its request to its last segment at the sink.
+    const latencies: number[] = [];
+    let incompleteTraces = 0;
+    let unmatchedTraces = 0;
+    const byId = new Map([...sink.traces].map(([id, arrival]) => [normaliseTraceId(id), arrival]));
+    for (const [traceId, { sentMs, spans }] of sentAt) {
+      const arrival = byId.get(traceId);
+      if (arrival === undefined || arrival.spans < spans) incompleteTraces++;
+      else latencies.push(arrival.lastArrivalMs - sentMs);
+    }
+    for (const id of byId.keys()) if (!sentAt.has(id)) unmatchedTraces++;
+    latencies.sort((a, b) => a - b);
+
+    const stopped = await proc.stop();
+    await sink.stop();
+    const windowMs = lastArrivalMs === undefined ? null : lastArrivalMs - load.firstSendMs;
+    const loadWindowMs = load.lastAckMs - load.firstSendMs;
+    return {
+      load,
+      figures,
+      metrics,
+      sink: {
+        spansBeforeStop: spansAtSinkBeforeStop,
+        spansTotal: sink.spans,
+        segments: sink.segments,
+        streams: sink.streams,
+        traces: sink.traces.size,
+        malformedSegments: sink.malformedSegments,
+        instanceReports: sink.instanceReports,
+        keepAlives: sink.keepAlives,
+      },
+      throughput: {
+        windowSeconds: windowMs === null ? null : windowMs / 1000,
+        spansPerSecond: windowMs === null || windowMs <= 0 ? null : spansAtSinkBeforeStop / (windowMs / 1000),
+        requestsPerSecond: loadWindowMs > 0 ? load.requestsAcked / (loadWindowMs / 1000) : null,
+        ackedSpansPerSecond: loadWindowMs > 0 ? load.spansAcked / (loadWindowMs / 1000) : null,
+      },
+      latencyMs: {
+        traces: latencies.length,
+        incompleteTraces,
+        unmatchedTraces,
+        p50: percentile(latencies, 0.5),
+        p90: percentile(latencies, 0.9),
+        p99: percentile(latencies, 0.99),
+        max: latencies.length ? latencies[latencies.length - 1]! : null,
+      },
+      exit: stopped,
+      logFile: proc.logFile,
+    };
+  } catch (error) {
+    await proc.stop(5_000).catch(() => {});
+    await sink.stop();
+    throw error;
+  }
+}
+
+async function runFloor(options: Options, pool: RequestPool, requests: number, workDir: string) {
+  let resolvePort: (port: number) => void;
+  const portLine = new Promise<number>((r) => (resolvePort = r));
+  let finalCounts: { requests: number; spans: number; invalid: number } | undefined;
+  const proc = new MeasuredProcess({
+    command: process.execPath,
+    args: [...profileFlags(options, workDir, 'decode-only'), '--import', 'tsx', join(ROOT, 'bench/decode-only-server.ts')],
+    cwd: ROOT,
+    logFile: join(workDir, 'decode-only.log'),
+    onStdoutLine: (line) => {
+      const msg = JSON.parse(line) as { port?: number; requests?: number; spans?: number; invalid?: number };
+      if (msg.port !== undefined) resolvePort(msg.port);
+      else finalCounts = msg as typeof finalCounts;
+    },
+  });
+  try {
+    const port = await Promise.race([
+      portLine,
+      proc.exited.then(() => {
+        throw new BenchError(`The decode-only server exited during start-up. Its output:\n${proc.logTail()}`);
+      }),
+      sleep(30_000).then(() => {
+        throw new BenchError(`The decode-only server did not start within 30s. Its output:\n${proc.logTail()}`);
+      }),
+    ]);
+    proc.startSampling();
+    const cpuBefore = proc.cpuSeconds();
+    const load = await runOtlpLoad({ target: `127.0.0.1:${port}`, pool, concurrency: options.concurrency, requests });
+    const cpuAfter = proc.cpuSeconds();
+    const figures: ProcessFigures = {
+      peakRssBytes: proc.peakRssBytes(),
+      maxSampledRssBytes: proc.maxSampledRssBytes,
+      cpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+    };
+    await proc.stop(5_000);
+    const windowMs = load.lastAckMs - load.firstSendMs;
+    return {
+      load,
+      figures,
+      decoded: finalCounts,
+      throughput: {
+        windowSeconds: windowMs / 1000,
+        spansPerSecond: windowMs > 0 ? load.spansAcked / (windowMs / 1000) : null,
+        requestsPerSecond: windowMs > 0 ? load.requestsAcked / (windowMs / 1000) : null,
+      },
+    };
+  } catch (error) {
+    await proc.stop(5_000).catch(() => {});
+    throw error;
+  }
+}
+
+function gitDescribe(): string | null {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${commit}+dirty` : commit;
+  } catch {
+    return null;
+  }
+}
+
+function retriesText(load: LoadResult): string {
+  const parts = Object.entries(load.retries).map(([code, n]) => `${n} ${code}`);
+  return parts.length ? parts.join(', ') : 'none';
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const workDir = mkdtempSync(join(os.tmpdir(), 'skybridge-bench-'));
+  const benchCpuBefore = process.cpuUsage();
+  try {
+    const genStart = performance.now();
+    const pool = RequestPool.generate({
+      seed: options.seed,
+      minSpans: options.minSpans,
+      maxSpans: options.maxSpans,
+      startTimeMs: Date.now(),
+      templates: options.templates,
+    });
+    const genMs = performance.now() - genStart;
+    const load = options.requests === undefined ? `for ${options.durationMs! / 1000}s` : `${options.requests} requests`;
+    process.stdout.write(
+      `Generated and encoded ${pool.size} distinct requests (${pool.templateSpans.toLocaleString('en-US')} spans, ` +
+        `${(pool.templateBytes / pool.templateSpans).toFixed(0)} B/span) in ${(genMs / 1000).toFixed(1)}s.\n` +
+        `Pipeline run: OTLP/gRPC → skybridge → sink OAP, ${load}, ${options.concurrency} in flight` +
+        `${options.rate === undefined ? '' : ` at ${options.rate} requests/s`}, ` +
+        `${options.minSpans}..${options.maxSpans} spans/request, quiet_period ${options.quietPeriod}.\n`,
+    );
+
+    const pipeline = await runPipeline(options, pool, workDir);
+    const requests = pipeline.load.requestsStarted;
+    process.stdout.write(`Floor run: the same ${requests} requests → decode-only server.\n\n`);
+    const floor = await runFloor(options, pool, requests, workDir);
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+
+    const ratio =
+      pipeline.throughput.spansPerSecond !== null && floor.throughput.spansPerSecond
+        ? pipeline.throughput.spansPerSecond / floor.throughput.spansPerSecond
+        : null;
+    const spansSent = pipeline.load.spansAcked;
+    const spansAtSink = pipeline.sink.spansTotal;
+    const lossOk = spansSent === spansAtSink && pipeline.load.requestsFailed === 0;
+    const avgCores = (cpu: number | null, seconds: number | null) => (cpu === null || !seconds ? null : cpu / seconds);
+
+    const p = pipeline;
+    const rows: [string, string][] = [
+      ['skybridge (OTLP/gRPC → trace assembly → SkyWalking gRPC → sink OAP)', ''],
+      ['  requests acked / sent', `${fmt(p.load.requestsAcked)} / ${fmt(p.load.requestsStarted)} (failed ${p.load.requestsFailed}; retries: ${retriesText(p.load)})`],
+      ['  spans/s (arrived at sink)', fmt(round(p.throughput.spansPerSecond, 0))],
+      ['  acked spans/s, requests/s', `${fmt(round(p.throughput.ackedSpansPerSecond, 0))}, ${fmt(round(p.throughput.requestsPerSecond))}`],
+      [
+        '  receive→export latency (ms)',
+        `p50 ${fmt(round(p.latencyMs.p50))}  p90 ${fmt(round(p.latencyMs.p90))}  p99 ${fmt(round(p.latencyMs.p99))}  max ${fmt(round(p.latencyMs.max))}  (${fmt(p.latencyMs.traces)} traces)`,
+      ],
+      ['  peak RSS (VmHWM / max sampled)', `${mib(p.figures.peakRssBytes)} / ${mib(p.figures.maxSampledRssBytes)}`],
+      ['  CPU', `${fmt(round(p.figures.cpuSeconds, 2), ' s')} (${fmt(round(avgCores(p.figures.cpuSeconds, p.throughput.windowSeconds), 2))} cores avg)`],
+      ['decode-only floor (OTLP/gRPC → decode → OK)', ''],
+      ['  requests acked / sent', `${fmt(floor.load.requestsAcked)} / ${fmt(floor.load.requestsStarted)} (failed ${floor.load.requestsFailed}; retries: ${retriesText(floor.load)})`],
+      ['  spans/s', fmt(round(floor.throughput.spansPerSecond, 0))],
+      ['  peak RSS (VmHWM / max sampled)', `${mib(floor.figures.peakRssBytes)} / ${mib(floor.figures.maxSampledRssBytes)}`],
+      ['  CPU', `${fmt(round(floor.figures.cpuSeconds, 2), ' s')} (${fmt(round(avgCores(floor.figures.cpuSeconds, floor.throughput.windowSeconds), 2))} cores avg)`],
+      [
+        'ratio',
+        ratio === null
+          ? 'n/a'
+          : `pipeline runs at ${ratio.toFixed(2)}× the decode-only floor${options.rate === undefined ? '' : ' (paced by --rate: offered load, not capacity)'}`,
+      ],
+      ['end-to-end check', `spans sent ${fmt(spansSent)}, spans at sink ${fmt(spansAtSink)}${spansAtSink !== p.sink.spansBeforeStop ? ` (${fmt(spansAtSink - p.sink.spansBeforeStop)} of them flushed at shutdown)` : ''}`],
+      ['load generator + sink CPU', `${fmt(round((benchCpu.user + benchCpu.system) / 1e6, 2), ' s')} (this process; ${os.cpus().length} CPUs on this machine)`],
+    ];
+    const width = Math.max(...rows.filter(([, v]) => v !== '').map(([k]) => k.length));
+    process.stdout.write(`${rows.map(([k, v]) => (v === '' ? k : `${k.padEnd(width)}  ${v}`)).join('\n')}\n`);
+    if (p.latencyMs.incompleteTraces > 0) process.stdout.write(`  ${p.latencyMs.incompleteTraces} traces had not fully arrived before skybridge was stopped; they are not in the latency figures.\n`);
+    if (p.latencyMs.unmatchedTraces > 0) process.stdout.write(`  ${p.latencyMs.unmatchedTraces} trace ids at the sink match no trace sent (did the SkyWalking trace id format change?).\n`);
+    if (p.sink.malformedSegments > 0) process.stdout.write(`  ${p.sink.malformedSegments} segments at the sink did not parse.\n`);
+    const interesting = Object.entries(p.metrics).filter(([k, v]) => v > 0 && !k.startsWith('skybridge_receiver_accepted') && !k.startsWith('skybridge_exporter_sent'));
+    if (interesting.length) process.stdout.write(`  skybridge counters: ${interesting.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+
+    const result = {
+      timestamp: new Date().toISOString(),
+      commit: gitDescribe(),
+      machine: { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null },
+      options: {
+        durationSeconds: options.durationMs === undefined ? null : options.durationMs / 1000,
+        requests: options.requests ?? null,
+        concurrency: options.concurrency,
+        rate: options.rate ?? null,
+        spansPerRequest: [options.minSpans, options.maxSpans],
+        quietPeriod: options.quietPeriod,
+        seed: options.seed,
+        templates: options.templates,
+      },
+      pool: { requests: pool.size, spans: pool.templateSpans, bytes: pool.templateBytes, generateSeconds: round(genMs / 1000, 2) },
+      pipeline: {
+        load: p.load,
+        throughput: p.throughput,
+        latencyMs: p.latencyMs,
+        process: p.figures,
+        sink: p.sink,
+        skybridgeMetrics: p.metrics,
+        exit: p.exit,
+      },
+      floor: { load: floor.load, throughput: floor.throughput, process: floor.figures, decoded: floor.decoded ?? null },
+      ratio,
+      loadGeneratorCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
+      endToEnd: { spansSent, spansAtSink, ok: lossOk },
+    };
+    mkdirSync(dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\nFigures written to ${relative(process.cwd(), options.out) || options.out}.\n`);
+
+    if (!lossOk) {
+      const what =
+        spansAtSink < spansSent
+          ? `${fmt(spansSent - spansAtSink)} SPANS LOST: skybridge accepted ${fmt(spansSent)} spans but only ${fmt(spansAtSink)} reached the sink.`
+          : spansAtSink > spansSent
+            ? `${fmt(spansAtSink - spansSent)} SPANS DUPLICATED: skybridge accepted ${fmt(spansSent)} spans but ${fmt(spansAtSink)} reached the sink.`
+            : `${p.load.requestsFailed} REQUESTS FAILED permanently: ${p.load.failures.join('; ')}`;
+      process.stderr.write(`\n!!! END-TO-END CHECK FAILED: ${what}\n!!! skybridge log: ${p.logFile}\n`);
+      options.keepLogs = true;
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    options.keepLogs = true;
+    if (error instanceof BenchError) {
+      process.stderr.write(`\nBenchmark failed: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    if (options.keepLogs) process.stderr.write(`Config and child logs kept in ${workDir}\n`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof BenchError ? error.message : (error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
