@@ -73,7 +73,8 @@ export class TraceAssembler {
       for (const ss of rs.scopeSpans) {
         for (const span of ss.spans) {
           const traceId = span.traceId;
-          if (this.#index.has(traceId, span.spanId)) {
+          const flushed = this.#index.trace(traceId);
+          if (flushed?.has(span.spanId)) {
             duplicates++;
             continue;
           }
@@ -89,7 +90,7 @@ export class TraceAssembler {
           trace.lastSeenMs = now;
           trace.missingParents.delete(span.spanId);
           const parent = span.parentSpanId;
-          if (parent && !trace.spans.has(parent) && !this.#index.has(traceId, parent)) trace.missingParents.add(parent);
+          if (parent && !trace.spans.has(parent) && !flushed?.has(parent)) trace.missingParents.add(parent);
           this.#heldSpans++;
         }
       }
@@ -151,7 +152,8 @@ export class TraceAssembler {
     metrics.assemblerEvents.inc({ component, event: `flush_${reason}` });
     let result;
     try {
-      result = buildSegments(traceId, [...trace.spans.values()], (spanId) => this.#index.get(traceId, spanId));
+      const flushed = this.#index.trace(traceId);
+      result = buildSegments(traceId, [...trace.spans.values()], (spanId) => flushed?.get(spanId));
     } catch (error) {
       // A translation bug must not take the process down or silently lose the trace's spans.
       metrics.recordDrop(component, 'translation_failed', trace.spans.size);
