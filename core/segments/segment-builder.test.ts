@@ -73,7 +73,7 @@ describe('buildSegments', () => {
   it('refs a late child through the placements of an already built parent', () => {
     const t = threeServiceTrace();
     const first = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders), () => undefined);
-    const late = buildSegments(t.traceId, held(t.batches.payments), (id) => first.placements.get(id));
+    const late = buildSegments(t.traceId, held(t.batches.payments), (_t, id) => first.placements.get(id));
     const ordersSeg = first.segments[1]!.segment;
     const ref = late.segments[0]!.segment.spans[0]!.refs[0]!;
     assert.equal(ref.parentTraceSegmentId, ordersSeg.traceSegmentId);
@@ -100,4 +100,71 @@ describe('buildSegments', () => {
     assert.equal(segs[0]!.spans.filter((s) => s.spanType === SpanType.Entry).length, 1);
     assert.equal(segs[0]!.spans.find((s) => s.operationName === 'POST:/orders' && s.spanId !== 0)!.spanType, SpanType.Local);
   });
+
+  it('puts work that starts after its parent ended into a CrossThread segment referring to the parent', () => {
+    const t = threeServiceTrace();
+    const ord = t.batches.orders.scopeSpans[0]!.spans;
+    const server = ord[0]!;
+    const async = structuredClone(ord[1]!);
+    async.spanId = 'a5a5a5a5a5a5a5a5';
+    async.name = 'send-receipt';
+    async.startTimeUnixNano = server.endTimeUnixNano + 5_000_000n;
+    async.endTimeUnixNano = async.startTimeUnixNano + 1_000_000n;
+    ord.push(async);
+    const segs = buildSegments(t.traceId, held(t.batches.orders), () => undefined).segments.map((s) => s.segment);
+    assert.equal(segs.length, 2);
+    assertOapRules(segs.map(toDecodedShape));
+    const cont = segs.find((s) => s.spans[0]!.operationName === 'send-receipt')!;
+    assert.equal(cont.spans[0]!.spanType, SpanType.Local);
+    assert.deepEqual(cont.spans[0]!.refs.map((r) => [r.refType, r.parentTraceSegmentId, r.parentSpanId, r.parentService, r.networkAddressUsedAtPeer]),
+      [[RefType.CrossThread, segs[0]!.traceSegmentId, 0, 'orders', '']]);
+  });
+
+  it('gives a batch consumer one ref per linked producer span it knows', () => {
+    const t = threeServiceTrace();
+    const producers = [1, 2].map((i) => ({
+      ...t.batches.orders.scopeSpans[0]!.spans[2]!,
+      spanId: `${i}`.repeat(16),
+      attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': 'orders', 'server.address': 'kafka', 'server.port': 9092 },
+      kind: 4 as const,
+    }));
+    const orders = structuredClone(t.batches.orders);
+    orders.scopeSpans[0]!.spans.push(...producers.map((p) => ({ ...p, parentSpanId: t.ids.ordServer })));
+    const consumer = structuredClone(t.batches.payments);
+    const c = consumer.scopeSpans[0]!.spans[0]!;
+    c.kind = 5;
+    c.parentSpanId = '';
+    c.flags = 0x101;
+    c.attributes = { 'messaging.system': 'kafka', 'messaging.destination.name': 'orders', 'messaging.consumer.group.name': 'pay' };
+    c.links = producers.map((p) => ({ traceId: t.traceId, spanId: p.spanId, traceState: '', attributes: {}, droppedAttributesCount: 0, flags: 0 }));
+    const segs = buildSegments(t.traceId, held(orders, consumer), () => undefined).segments.map((s) => s.segment);
+    assertOapRules(segs.map(toDecodedShape));
+    const cons = segs.find((s) => s.service === 'payments')!;
+    assert.equal(cons.spans[0]!.spanType, SpanType.Entry);
+    assert.equal(cons.spans[0]!.spanLayer, SpanLayer.MQ);
+    assert.equal(cons.spans[0]!.peer, 'kafka');
+    const refs = cons.spans[0]!.refs;
+    assert.equal(refs.length, 2);
+    assert.ok(refs.every((r) => r.refType === RefType.CrossProcess && r.parentService === 'orders' && r.networkAddressUsedAtPeer === 'kafka:9092'));
+  });
+
+  it('gives each of several concurrent children of one parent its own linked segment (fan-out)', () => {
+    const t = threeServiceTrace();
+    const ordSpans = t.batches.orders.scopeSpans[0]!.spans;
+    const payTemplate = t.batches.payments.scopeSpans[0]!.spans[0]!;
+    const payments = structuredClone(t.batches.payments);
+    payments.scopeSpans[0]!.spans = [];
+    for (let i = 0; i < 3; i++) {
+      const exit = { ...ordSpans[2]!, spanId: `c${i}`.padEnd(16, '0') };
+      ordSpans.push(exit);
+      payments.scopeSpans[0]!.spans.push({ ...payTemplate, spanId: `d${i}`.padEnd(16, '0'), parentSpanId: exit.spanId });
+    }
+    const segs = buildSegments(t.traceId, held(t.batches.orders, payments), () => undefined).segments.map((s) => s.segment);
+    assertOapRules(segs.map(toDecodedShape));
+    const ord = segs.find((s) => s.service === 'orders')!;
+    const parents = segs.filter((s) => s.service === 'payments').map((s) => s.spans[0]!.refs[0]!.parentSpanId).sort();
+    assert.equal(parents.length, 3, 'one payments segment per concurrent call');
+    assert.deepEqual(parents, ord.spans.filter((s) => s.spanType === SpanType.Exit && ['c0', 'c1', 'c2'].some(() => true)).map((s) => s.spanId).filter((id) => parents.includes(id)).sort());
+  });
 });
+

@@ -5,19 +5,22 @@
  *
  * - A segment is the spans of one trace in one service instance under one local root. A span is a
  *   local root when it has no parent, its parent is not held here, its parent is in another
- *   instance, or its parent is remote (OTLP flags 0x300; without flags: a SERVER/CONSUMER span
- *   under a CLIENT/PRODUCER span, i.e. a process calling itself).
+ *   instance, its parent is remote (OTLP flags 0x300; without flags: a SERVER/CONSUMER span
+ *   under a CLIENT/PRODUCER span, i.e. a process calling itself), or it starts after its parent
+ *   ended (async work continued on another task: a CrossThread segment, as the agents make).
  * - Span 0 is the local root (parentSpanId -1). The others are numbered 1..n by (start, span id).
  * - SERVER/CONSUMER → Entry only as span 0 (one Entry per segment, as the agents do; nested server
  *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local.
  * - The local root gets a ref to its parent span, found among this trace's spans or, for late
- *   spans, in the index of recently flushed spans. Cross-instance or remote parents give a
- *   CrossProcess ref whose networkAddressUsedAtPeer is byte-identical to the parent Exit's peer.
+ *   spans, in the index of recently flushed spans, and one ref per span link whose target is known
+ *   (batch consumers). Cross-instance or remote parents give a CrossProcess ref whose
+ *   networkAddressUsedAtPeer is byte-identical to the parent Exit's peer; same-process parents
+ *   give CrossThread refs.
  */
 import type { InstrumentationScope, Span } from '../model/span-batch.ts';
 import { SpanFlags, SpanKind } from '../model/span-batch.ts';
-import { RefType, SpanType, type AssembledSegment, type SegmentReference, type SpanObject } from './segment-object.ts';
-import { translateSpan, type TranslatedSpan } from './semconv.ts';
+import { RefType, SpanLayer, SpanType, type AssembledSegment, type SegmentReference, type SpanObject } from './segment-object.ts';
+import { translateSpan, type TranslatedSpan } from './semconv/translate-span.ts';
 import type { ServiceIdentity } from './service-identity.ts';
 
 export interface HeldSpan {
@@ -42,7 +45,8 @@ export interface SpanPlacement {
   isExit: boolean;
 }
 
-export type PlacementLookup = (otelSpanId: string) => SpanPlacement | undefined;
+/** Finds where an already flushed span went; traceId differs from the trace built for span links. */
+export type PlacementLookup = (traceId: string, otelSpanId: string) => SpanPlacement | undefined;
 
 export interface BuildResult {
   segments: AssembledSegment[];
@@ -64,6 +68,12 @@ function isClientKind(kind: number): boolean {
   return kind === SpanKind.CLIENT || kind === SpanKind.PRODUCER;
 }
 
+/** The span's parent is in another process (flags when the SDK sets them, else span kinds). */
+function isRemoteChild(h: HeldSpan, parentKind: number | undefined): boolean {
+  if (h.span.flags & SpanFlags.CONTEXT_HAS_IS_REMOTE) return (h.span.flags & SpanFlags.CONTEXT_IS_REMOTE) !== 0;
+  return isServerKind(h.span.kind) && (parentKind === undefined || isClientKind(parentKind));
+}
+
 function byStartThenId(a: HeldSpan, b: HeldSpan): number {
   const d = a.span.startTimeUnixNano - b.span.startTimeUnixNano;
   if (d !== 0n) return d < 0n ? -1 : 1;
@@ -83,8 +93,8 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
     if (!parentId) return true;
     const parent = byId.get(parentId);
     if (!parent || parent.identity.key !== h.identity.key) return true;
-    if (h.span.flags & SpanFlags.CONTEXT_HAS_IS_REMOTE) return (h.span.flags & SpanFlags.CONTEXT_IS_REMOTE) !== 0;
-    return isServerKind(h.span.kind) && isClientKind(parent.span.kind);
+    if (isRemoteChild(h, parent.span.kind)) return true;
+    return h.span.startTimeUnixNano > parent.span.endTimeUnixNano;
   };
 
   // Nearest local-root ancestor of every span (memoised; a parent cycle in bad input ends at a root).
@@ -150,7 +160,9 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
         endTime: nsToMs(h.span.endTimeUnixNano),
         refs: [],
         operationName: t.operationName,
-        peer: spanType === SpanType.Exit ? t.peer : '',
+        // Consumer Entry spans keep the broker as peer: the OAP names an MQ node after it when
+        // the producer was not instrumented.
+        peer: spanType === SpanType.Exit || (spanType === SpanType.Entry && t.layer === SpanLayer.MQ) ? t.peer : '',
         spanType,
         spanLayer: t.layer,
         componentId: t.componentId,
@@ -195,26 +207,40 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
 
   let orphanRefs = 0;
   for (const { root, segment, rootTranslated } of built) {
-    const parentId = root.span.parentSpanId;
-    if (!parentId) continue;
-    const parent = placements.get(parentId) ?? lookup(parentId);
-    if (!parent || !parent.service) {
-      // Never send a ref with an empty parentService: the OAP would invent a service named `_blank`.
-      orphanRefs++;
-      continue;
-    }
-    const crossProcess = parent.isExit || parent.instanceKey !== root.identity.key;
-    const ref: SegmentReference = {
-      refType: crossProcess ? RefType.CrossProcess : RefType.CrossThread,
-      traceId,
-      parentTraceSegmentId: parent.segmentId,
-      parentSpanId: parent.spanId,
-      parentService: parent.service,
-      parentServiceInstance: parent.serviceInstance,
-      parentEndpoint: parent.endpoint,
-      networkAddressUsedAtPeer: parent.isExit ? parent.peer : crossProcess ? rootTranslated.calledAddress : '',
+    const refs = segment.segment.spans[0]!.refs;
+    const refTo = (parentTraceId: string, parent: SpanPlacement, remote: boolean): SegmentReference => {
+      const crossProcess = remote || parent.instanceKey !== root.identity.key;
+      return {
+        refType: crossProcess ? RefType.CrossProcess : RefType.CrossThread,
+        traceId: parentTraceId,
+        parentTraceSegmentId: parent.segmentId,
+        parentSpanId: parent.spanId,
+        parentService: parent.service,
+        parentServiceInstance: parent.serviceInstance,
+        parentEndpoint: parent.endpoint,
+        networkAddressUsedAtPeer: parent.isExit ? parent.peer : crossProcess ? rootTranslated.calledAddress : '',
+      };
     };
-    segment.segment.spans[0]!.refs.push(ref);
+    const parentId = root.span.parentSpanId;
+    if (parentId) {
+      const parent = placements.get(parentId) ?? lookup(traceId, parentId);
+      // Never send a ref with an empty parentService: the OAP would invent a service named `_blank`.
+      if (parent?.service) {
+        const remote = isRemoteChild(root, byId.get(parentId)?.span.kind ?? (parent.isExit ? SpanKind.CLIENT : undefined));
+        refs.push(refTo(traceId, parent, remote));
+      } else {
+        orphanRefs++;
+      }
+    }
+    // Span links (a batch consumer's messages, fan-in jobs) become further refs where the linked
+    // span is known; SkyWalking agents do the same for batch MQ consumption.
+    for (const link of root.span.links) {
+      if (link.spanId === parentId && link.traceId === traceId) continue;
+      const target = link.traceId === traceId ? placements.get(link.spanId) ?? lookup(traceId, link.spanId) : lookup(link.traceId, link.spanId);
+      if (!target?.service) continue;
+      if (refs.some((r) => r.parentTraceSegmentId === target.segmentId && r.parentSpanId === target.spanId)) continue;
+      refs.push(refTo(link.traceId, target, target.isExit || isServerKind(root.span.kind)));
+    }
   }
 
   return { segments: built.map((b) => b.segment), placements, orphanRefs };

@@ -153,7 +153,7 @@ export class TraceAssembler {
     let result;
     try {
       const flushed = this.#index.trace(traceId);
-      result = buildSegments(traceId, [...trace.spans.values()], (spanId) => flushed?.get(spanId));
+      result = buildSegments(traceId, [...trace.spans.values()], (tid, spanId) => (tid === traceId ? flushed?.get(spanId) : this.#index.get(tid, spanId)));
     } catch (error) {
       // A translation bug must not take the process down or silently lose the trace's spans.
       metrics.recordDrop(component, 'translation_failed', trace.spans.size);

@@ -45,7 +45,9 @@ const STATUS_CODE_NAMES: Record<string, StatusCode> = { STATUS_CODE_UNSET: 0, ST
  *   names the field's path (`resourceSpans[0].scopeSpans[0].spans[3].startTimeUnixNano`).
  */
 export function decodeJsonTraces(body: Uint8Array | string): DecodedTraces {
-  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  let text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  // A UTF-8 byte order mark is legal before JSON text (RFC 8259 §8.1 lets parsers ignore it); JSON.parse is not.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

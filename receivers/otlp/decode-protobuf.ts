@@ -22,12 +22,25 @@ import type {
   StatusCode,
 } from '../../core/model/span-batch.ts';
 import { SpanRejections, ZERO_SPAN_ID, setAttribute, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
+import { KeyCache } from './key-cache.ts';
 
 type Reader = protobuf.Reader;
 
 /** Nesting allowed inside an attribute value (arrays of kvlists of ...); real SDKs use one or two levels. */
 const MAX_VALUE_DEPTH = 32;
 const TWO_POW_32 = 4294967296;
+/**
+ * `Buffer#hexSlice` is what `toString('hex', start, end)` calls after checking its arguments; ids are
+ * on every span and link, and skipping the checks saves about a tenth of the decode time.
+ */
+type HexSlice = (this: Buffer, start: number, end: number) => string;
+const hexSlice: HexSlice =
+  (Buffer.prototype as unknown as { hexSlice?: HexSlice }).hexSlice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('hex', start, end);
+  };
+/** Shared by every request: attribute keys repeat across spans and requests alike. */
+const ATTRIBUTE_KEYS = new KeyCache();
 
 /**
  * Decodes `bytes` (an uncompressed ExportTraceServiceRequest). Spans whose ids are missing, all zeros
@@ -443,7 +456,7 @@ class ProtobufTraceDecoder {
     let value: AttributeValue | undefined;
     while (r.pos < r.len) {
       const tag = r.tag();
-      if (tag === 10) key = r.string();
+      if (tag === 10) key = this.#key();
       else if (tag === 18) value = this.#anyValue(depth);
       else this.#skip(tag);
     }
@@ -517,6 +530,16 @@ class ProtobufTraceDecoder {
     return values;
   }
 
+  /** Reads a KeyValue.key through the shared key cache. */
+  #key(): string {
+    const r = this.#r;
+    const length = r.size();
+    const start = r.pos;
+    if (start + length > r.len) throw new RangeError(`key of ${length} bytes runs past the end of the message`);
+    r.pos = start + length;
+    return ATTRIBUTE_KEYS.read(this.#buf, start, start + length);
+  }
+
   /**
    * Reads a bytes field holding an id: lower-case hex when it is `size` bytes long, '' when empty,
    * undefined for any other length (the caller rejects the span).
@@ -528,7 +551,7 @@ class ProtobufTraceDecoder {
     const end = start + length;
     if (end > r.len) throw new RangeError(`id of ${length} bytes runs past the end of the message`);
     r.pos = end;
-    if (length === size) return this.#buf.toString('hex', start, end);
+    if (length === size) return hexSlice.call(this.#buf, start, end);
     return length === 0 ? '' : undefined;
   }
 

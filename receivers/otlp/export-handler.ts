@@ -1,0 +1,83 @@
+/**
+ * The part of an OTLP Export call both transports share: decode, hand the batch to the next stage,
+ * and say what to answer. The ack point lives here: success is reported only after `next.consume`
+ * resolved, so a sender never hears "accepted" for spans the pipeline refused.
+ */
+import type { ComponentSettings } from '../../core/component.ts';
+import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
+import { asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
+import { decodeJsonTraces } from './decode-json.ts';
+import { decodeProtobufTraces } from './decode-protobuf.ts';
+import type { DecodedTraces } from './decoded-traces.ts';
+import type { OtlpEncoding } from './encode-response.ts';
+
+/** What to answer an Export request with. */
+export type ExportResult =
+  /** Everything decodable was accepted downstream; `rejectedSpans` > 0 means a partial success. */
+  | { readonly ok: true; readonly rejectedSpans: number; readonly rejectMessage: string }
+  /** Nothing was accepted; `error` carries the gRPC/HTTP status and, when retryable, the delay. */
+  | { readonly ok: false; readonly error: SkybridgeError };
+
+/** The transports, as used in the `transport` metric label and ConsumeContext. */
+export type OtlpTransport = 'grpc' | 'http';
+
+/** Decodes Export requests and feeds them to `next`; one per transport. */
+export class ExportHandler {
+  readonly #settings: ComponentSettings;
+  readonly #next: TraceConsumer;
+  readonly #ctx: ConsumeContext;
+  readonly #transport: OtlpTransport;
+
+  constructor(settings: ComponentSettings, next: TraceConsumer, transport: OtlpTransport) {
+    this.#settings = settings;
+    this.#next = next;
+    this.#transport = transport;
+    this.#ctx = { receiver: settings.id, transport };
+  }
+
+  /**
+   * Decodes `body` and waits for the next stage to accept it. Never rejects: decode failures and
+   * refusals come back as `{ ok: false }`.
+   */
+  async export(body: Uint8Array, encoding: OtlpEncoding): Promise<ExportResult> {
+    let decoded: DecodedTraces;
+    try {
+      decoded = encoding === 'protobuf' ? decodeProtobufTraces(body) : decodeJsonTraces(body);
+    } catch (err) {
+      return { ok: false, error: asSkybridgeError(err) };
+    }
+    if (decoded.spanCount > 0) {
+      try {
+        await this.#next.consume(decoded.batch, this.#ctx);
+      } catch (err) {
+        // The sender keeps these spans and may resend them, so nothing is counted as dropped here.
+        return { ok: false, error: asSkybridgeError(err) };
+      }
+    }
+    if (decoded.rejectedSpans > 0) {
+      // Counted only once the request is answered with success: on a refusal the sender resends and
+      // the same spans would otherwise be counted twice.
+      this.#settings.metrics.recordDrop(this.#settings.id, 'invalid_input', decoded.rejectedSpans);
+      this.#settings.logger.warn(
+        { transport: this.#transport, rejected_spans: decoded.rejectedSpans, reason: decoded.rejectMessage },
+        'Accepted an OTLP request partially; spans with invalid ids were rejected.',
+      );
+    }
+    return { ok: true, rejectedSpans: decoded.rejectedSpans, rejectMessage: decoded.rejectMessage };
+  }
+
+  /** Counts one answered request under its protocol status (`OK`, `INVALID_ARGUMENT`, `200`, `413`...). */
+  answered(status: string): void {
+    this.#settings.metrics.receiverRequests.inc({ component: this.#settings.id, transport: this.#transport, status });
+  }
+
+  /**
+   * Logs one line for a refused request. Backpressure (retryable) is routine under load and goes to
+   * debug, where the request metric already shows it; a sender's broken payload goes to warn.
+   */
+  refused(error: SkybridgeError, status: string): void {
+    const fields = { transport: this.#transport, status, code: error.code, error: error.message };
+    if (error.retryable) this.#settings.logger.debug(fields, 'Refused an OTLP request; the sender should retry.');
+    else this.#settings.logger.warn(fields, 'Refused an OTLP request.');
+  }
+}
