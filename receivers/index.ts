@@ -1,5 +1,11 @@
 /** Every receiver skybridge ships, listed explicitly (no registration by import side effect). */
 import type { ReceiverFactory } from '../core/component.ts';
+import { jaegerReceiverFactory } from './jaeger/factory.ts';
 import { otlpReceiverFactory } from './otlp/factory.ts';
+import { zipkinReceiverFactory } from './zipkin/factory.ts';
 
-export const receiverFactories: readonly ReceiverFactory[] = [otlpReceiverFactory as unknown as ReceiverFactory];
+export const receiverFactories: readonly ReceiverFactory[] = [
+  otlpReceiverFactory as unknown as ReceiverFactory,
+  jaegerReceiverFactory as unknown as ReceiverFactory,
+  zipkinReceiverFactory as unknown as ReceiverFactory,
+];
