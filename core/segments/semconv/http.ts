@@ -9,7 +9,7 @@ const STATUS = ['http.response.status_code', 'http.status_code'] as const;
 const URL_FULL = ['url.full', 'http.url'] as const;
 const HOST_ADDRESS = ['server.address', 'net.host.name', 'http.host'] as const;
 const HOST_PORT = ['server.port', 'net.host.port'] as const;
-const CONSUMED = [...METHOD, ...STATUS, ...URL_FULL, 'http.route', 'url.path', 'url.query', 'url.scheme', 'http.target', 'http.scheme', 'url.template'];
+const CONSUMED = [...METHOD, ...STATUS, ...URL_FULL, 'http.route', 'url.path', 'url.query', 'url.scheme', 'http.target', 'http.scheme', 'url.template', 'http.path'];
 
 function pathOnly(target: string): string {
   const q = target.search(/[?#]/);
@@ -36,7 +36,8 @@ export const translateHttp: FamilyTranslator = (ctx) => {
   const status = Number(firstOf(attrs, STATUS)) || 0;
   const url = parseUrl(firstOf(attrs, URL_FULL));
   const route = text(attrs, 'http.route') || text(attrs, 'url.template');
-  const path = text(attrs, 'url.path') || pathOnly(text(attrs, 'http.target')) || url?.pathname || '';
+  // `http.path` is Zipkin's key (Brave, zipkin-js, Envoy), kept as an attribute by the zipkin receiver.
+  const path = text(attrs, 'url.path') || pathOnly(text(attrs, 'http.target')) || pathOnly(text(attrs, 'http.path')) || url?.pathname || '';
   const tags = [];
   let peer: string | undefined;
   let calledAddress: string | undefined;
@@ -49,7 +50,8 @@ export const translateHttp: FamilyTranslator = (ctx) => {
     calledAddress = hostPort(firstOf(attrs, HOST_ADDRESS), firstOf(attrs, HOST_PORT));
   } else if (clientSide) {
     componentId = Component.HttpClient;
-    peer = clientPeer(attrs) || peerFromUrl(url);
+    // Some clients (zipkin-js) record only the remote service's name; it beats losing the Exit.
+    peer = clientPeer(attrs) || peerFromUrl(url) || text(attrs, 'peer.service');
     if (status >= 400) isError = true;
   }
   const fullUrl = url?.href ?? (serverSide && calledAddress ? `${firstOf(attrs, ['url.scheme', 'http.scheme']) || 'http'}://${calledAddress}${path}` : '');
