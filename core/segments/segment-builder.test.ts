@@ -5,6 +5,7 @@ import { threeServiceTrace } from '../../test/support/span-fixtures.ts';
 import { RefType, SpanLayer, SpanType } from './segment-object.ts';
 import { buildSegments, segmentIdFor, type HeldSpan } from './segment-builder.ts';
 import { identifyService } from './service-identity.ts';
+import { encodeTracestateValue, otelSpanIdFromSkyWalking, SW_SPAN_ID_ATTRIBUTE } from '../propagation/skywalking-continuation.ts';
 import type { ResourceSpans } from '../model/span-batch.ts';
 
 function held(...rss: ResourceSpans[]): HeldSpan[] {
@@ -165,6 +166,34 @@ describe('buildSegments', () => {
     const parents = segs.filter((s) => s.service === 'payments').map((s) => s.spans[0]!.refs[0]!.parentSpanId).sort();
     assert.equal(parents.length, 3, 'one payments segment per concurrent call');
     assert.deepEqual(parents, ord.spans.filter((s) => s.spanType === SpanType.Exit && ['c0', 'c1', 'c2'].some(() => true)).map((s) => s.spanId).filter((id) => parents.includes(id)).sort());
+  });
+
+  it('continues a SkyWalking agent trace: agent trace id, CrossProcess ref to the agent segment, promised span numbers kept', () => {
+    const t = threeServiceTrace();
+    const sw = { sampled: true, traceId: 'a1b2.37.16000000000010001', parentSegmentId: 'agentseg.37.1', parentSpanId: 2, parentService: 'gateway', parentServiceInstance: 'gw-1', parentEndpoint: '/api', addressUsedAtClient: 'orders:8080' };
+    const orders = t.batches.orders.scopeSpans[0]!.spans;
+    const state = `vendor=x,sw8=${encodeTracestateValue(sw)}`;
+    for (const sp of orders) sp.traceState = state;
+    orders[0]!.parentSpanId = otelSpanIdFromSkyWalking(sw.parentSegmentId, sw.parentSpanId);
+    // The propagator promised span number 5 for the Exit to payments.
+    orders[2]!.attributes[SW_SPAN_ID_ATTRIBUTE] = 5;
+    const r = buildSegments(t.traceId, held(t.batches.orders, t.batches.payments), () => undefined);
+    assert.equal(r.orphanRefs, 0);
+    const segs = r.segments.map((s) => s.segment);
+    assertOapRules(segs.map(toDecodedShape));
+    assert.ok(segs.every((s) => s.traceId === sw.traceId));
+    const ord = segs.find((s) => s.service === 'orders')!;
+    assert.deepEqual(ord.spans[0]!.refs, [{
+      refType: RefType.CrossProcess, traceId: sw.traceId, parentTraceSegmentId: 'agentseg.37.1', parentSpanId: 2,
+      parentService: 'gateway', parentServiceInstance: 'gw-1', parentEndpoint: '/api', networkAddressUsedAtPeer: 'orders:8080',
+    }]);
+    const exit = ord.spans.find((s) => s.spanType === SpanType.Exit)!;
+    assert.equal(exit.spanId, 5);
+    assert.ok(!exit.tags.some((tg) => tg.key === SW_SPAN_ID_ATTRIBUTE));
+    assert.deepEqual(ord.spans.map((s) => s.spanId), [0, 1, 5]);
+    const payRef = segs.find((s) => s.service === 'payments')!.spans[0]!.refs[0]!;
+    assert.equal(payRef.parentSpanId, 5);
+    assert.equal(payRef.traceId, sw.traceId);
   });
 });
 

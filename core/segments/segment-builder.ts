@@ -8,7 +8,11 @@
  *   instance, its parent is remote (OTLP flags 0x300; without flags: a SERVER/CONSUMER span
  *   under a CLIENT/PRODUCER span, i.e. a process calling itself), or it starts after its parent
  *   ended (async work continued on another task: a CrossThread segment, as the agents make).
- * - Span 0 is the local root (parentSpanId -1). The others are numbered 1..n by (start, span id).
+ * - Span 0 is the local root (parentSpanId -1). The others are numbered 1..n by (start, span id),
+ *   except that a number the skybridge propagator already promised in an sw8 header (attribute
+ *   `skybridge.sw.span_id`) is kept, so a SkyWalking agent's ref to it is right.
+ * - A trace continued from a SkyWalking agent (tracestate entry `sw8`) keeps the agent's trace id,
+ *   and its local root refs the agent's segment with the fields the agent sent.
  * - SERVER/CONSUMER → Entry only as span 0 (one Entry per segment, as the agents do; nested server
  *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local.
  * - The local root gets a ref to its parent span, found among this trace's spans or, for late
@@ -18,6 +22,7 @@
  *   give CrossThread refs.
  */
 import type { InstrumentationScope, Span } from '../model/span-batch.ts';
+import { otelSpanIdFromSkyWalking, skyWalkingParentFromTracestate, SW_SPAN_ID_ATTRIBUTE, type SkyWalkingParent } from '../propagation/skywalking-continuation.ts';
 import { SpanFlags, SpanKind } from '../model/span-batch.ts';
 import { RefType, SpanLayer, SpanType, type AssembledSegment, type SegmentReference, type SpanObject } from './segment-object.ts';
 import { translateSpan, type TranslatedSpan } from './semconv/translate-span.ts';
@@ -33,6 +38,8 @@ export interface HeldSpan {
 
 /** Where a span ended up: what a child in another segment needs to build its ref. */
 export interface SpanPlacement {
+  /** The SkyWalking trace id the span's segment was emitted with. */
+  traceId: string;
   segmentId: string;
   spanId: number;
   service: string;
@@ -72,6 +79,53 @@ function isClientKind(kind: number): boolean {
 function isRemoteChild(h: HeldSpan, parentKind: number | undefined): boolean {
   if (h.span.flags & SpanFlags.CONTEXT_HAS_IS_REMOTE) return (h.span.flags & SpanFlags.CONTEXT_IS_REMOTE) !== 0;
   return isServerKind(h.span.kind) && (parentKind === undefined || isClientKind(parentKind));
+}
+
+/** The SkyWalking agent span this span's remote parent stands for, per the continuation contract. */
+export function skyWalkingParentOf(h: HeldSpan): SkyWalkingParent | undefined {
+  if (!h.span.parentSpanId || !h.span.traceState) return undefined;
+  const sw = skyWalkingParentFromTracestate(h.span.traceState);
+  if (!sw?.parentService) return undefined;
+  return otelSpanIdFromSkyWalking(sw.parentSegmentId, sw.parentSpanId) === h.span.parentSpanId ? sw : undefined;
+}
+
+function refToSkyWalkingAgent(sw: SkyWalkingParent): SegmentReference {
+  return {
+    refType: RefType.CrossProcess,
+    traceId: sw.traceId,
+    parentTraceSegmentId: sw.parentSegmentId,
+    parentSpanId: sw.parentSpanId,
+    parentService: sw.parentService,
+    parentServiceInstance: sw.parentServiceInstance,
+    parentEndpoint: sw.parentEndpoint,
+    networkAddressUsedAtPeer: sw.addressUsedAtClient,
+  };
+}
+
+/**
+ * Span numbers for one segment: the root is 0; numbers promised through sw8 (attribute
+ * skybridge.sw.span_id) are kept when valid and unique; the rest take the smallest free numbers in
+ * (start, span id) order.
+ */
+function numberSpans(root: HeldSpan, members: readonly HeldSpan[]): Map<string, number> {
+  const ids = new Map<string, number>([[root.span.spanId, 0]]);
+  const taken = new Set<number>([0]);
+  for (const h of members) {
+    const promised = h.span.attributes[SW_SPAN_ID_ATTRIBUTE];
+    const n = typeof promised === 'bigint' ? Number(promised) : promised;
+    if (typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 2 ** 31 && !taken.has(n)) {
+      ids.set(h.span.spanId, n);
+      taken.add(n);
+    }
+  }
+  let next = 1;
+  for (const h of members) {
+    if (ids.has(h.span.spanId)) continue;
+    while (taken.has(next)) next++;
+    ids.set(h.span.spanId, next);
+    taken.add(next);
+  }
+  return ids;
 }
 
 function byStartThenId(a: HeldSpan, b: HeldSpan): number {
@@ -135,17 +189,27 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
   const placements = new Map<string, SpanPlacement>();
   const built: { root: HeldSpan; segment: AssembledSegment; rootTranslated: TranslatedSpan }[] = [];
 
+  // One SkyWalking trace id for every segment of the trace: the agent's, when the trace continues one.
+  let swTraceId = traceId;
+  for (const h of spans) {
+    const sw = h.span.traceState ? skyWalkingParentFromTracestate(h.span.traceState) : undefined;
+    if (sw) {
+      swTraceId = sw.traceId;
+      break;
+    }
+  }
+
   for (const root of roots) {
     const members = groups.get(root.span.spanId)!.sort(byStartThenId);
-    const ordered = [root, ...members];
     const segmentId = segmentIdFor(traceId, root.span.spanId);
-    const intId = new Map<string, number>();
-    ordered.forEach((h, i) => intId.set(h.span.spanId, i));
+    const intId = numberSpans(root, members);
+    const ordered = [root, ...members].sort((a, b) => intId.get(a.span.spanId)! - intId.get(b.span.spanId)!);
 
     let receivedAtMs = root.receivedAtMs;
     let rootTranslated: TranslatedSpan | undefined;
-    const spanObjects: SpanObject[] = ordered.map((h, i) => {
+    const spanObjects: SpanObject[] = ordered.map((h) => {
       if (h.receivedAtMs < receivedAtMs) receivedAtMs = h.receivedAtMs;
+      const i = intId.get(h.span.spanId)!;
       const t = translateSpan(h.span, h.scope);
       if (i === 0) rootTranslated = t;
       let spanType: SpanType = SpanType.Local;
@@ -174,11 +238,12 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
     });
 
     const endpoint = spanObjects[0]!.operationName;
-    ordered.forEach((h, i) => {
-      const so = spanObjects[i]!;
+    ordered.forEach((h, index) => {
+      const so = spanObjects[index]!;
       placements.set(h.span.spanId, {
+        traceId: swTraceId,
         segmentId,
-        spanId: i,
+        spanId: so.spanId,
         service: h.identity.service,
         serviceInstance: h.identity.serviceInstance,
         instanceKey: h.identity.key,
@@ -194,7 +259,7 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
       segment: {
         receivedAtMs,
         segment: {
-          traceId,
+          traceId: swTraceId,
           traceSegmentId: segmentId,
           spans: spanObjects,
           service: root.identity.service,
@@ -208,11 +273,11 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
   let orphanRefs = 0;
   for (const { root, segment, rootTranslated } of built) {
     const refs = segment.segment.spans[0]!.refs;
-    const refTo = (parentTraceId: string, parent: SpanPlacement, remote: boolean): SegmentReference => {
+    const refTo = (parent: SpanPlacement, remote: boolean): SegmentReference => {
       const crossProcess = remote || parent.instanceKey !== root.identity.key;
       return {
         refType: crossProcess ? RefType.CrossProcess : RefType.CrossThread,
-        traceId: parentTraceId,
+        traceId: parent.traceId,
         parentTraceSegmentId: parent.segmentId,
         parentSpanId: parent.spanId,
         parentService: parent.service,
@@ -225,9 +290,12 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
     if (parentId) {
       const parent = placements.get(parentId) ?? lookup(traceId, parentId);
       // Never send a ref with an empty parentService: the OAP would invent a service named `_blank`.
+      const sw = parent ? undefined : skyWalkingParentOf(root);
       if (parent?.service) {
         const remote = isRemoteChild(root, byId.get(parentId)?.span.kind ?? (parent.isExit ? SpanKind.CLIENT : undefined));
-        refs.push(refTo(traceId, parent, remote));
+        refs.push(refTo(parent, remote));
+      } else if (sw) {
+        refs.push(refToSkyWalkingAgent(sw));
       } else {
         orphanRefs++;
       }
@@ -239,7 +307,7 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
       const target = link.traceId === traceId ? placements.get(link.spanId) ?? lookup(traceId, link.spanId) : lookup(link.traceId, link.spanId);
       if (!target?.service) continue;
       if (refs.some((r) => r.parentTraceSegmentId === target.segmentId && r.parentSpanId === target.spanId)) continue;
-      refs.push(refTo(link.traceId, target, target.isExit || isServerKind(root.span.kind)));
+      refs.push(refTo(target, target.isExit || isServerKind(root.span.kind)));
     }
   }
 

@@ -10,6 +10,8 @@
 import type { ComponentSettings } from '../component.ts';
 import type { SpanBatch } from '../model/span-batch.ts';
 import { buildSegments, type HeldSpan } from './segment-builder.ts';
+import { otelSpanIdFromSkyWalking, skyWalkingParentFromTracestate } from '../propagation/skywalking-continuation.ts';
+import type { Span } from '../model/span-batch.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
 import type { AssemblyConfig } from './segment-exporter.ts';
 import { FlushedSpanIndex } from './flushed-span-index.ts';
@@ -34,6 +36,13 @@ interface HeldTrace {
 
 /** Instances remembered for `onInstance`; past this the set restarts (a re-report is harmless). */
 const MAX_REMEMBERED_INSTANCES = 100_000;
+
+/** The span's parent is a SkyWalking agent's span (it will never arrive as an OTel span). */
+function continuesSkyWalkingAgent(span: Span): boolean {
+  if (!span.traceState) return false;
+  const sw = skyWalkingParentFromTracestate(span.traceState);
+  return sw !== undefined && otelSpanIdFromSkyWalking(sw.parentSegmentId, sw.parentSpanId) === span.parentSpanId;
+}
 
 export class TraceAssembler {
   readonly #settings: ComponentSettings;
@@ -90,7 +99,7 @@ export class TraceAssembler {
           trace.lastSeenMs = now;
           trace.missingParents.delete(span.spanId);
           const parent = span.parentSpanId;
-          if (parent && !trace.spans.has(parent) && !flushed?.has(parent)) trace.missingParents.add(parent);
+          if (parent && !trace.spans.has(parent) && !flushed?.has(parent) && !continuesSkyWalkingAgent(span)) trace.missingParents.add(parent);
           this.#heldSpans++;
         }
       }

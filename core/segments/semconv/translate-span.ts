@@ -9,6 +9,7 @@ import type { InstrumentationScope, Span } from '../../model/span-batch.ts';
 import { SpanKind, StatusCode } from '../../model/span-batch.ts';
 import { SpanLayer, type KeyStringValuePair, type SpanLog } from '../segment-object.ts';
 import { attributeText } from '../service-identity.ts';
+import { SW_SPAN_ID_ATTRIBUTE } from '../../propagation/skywalking-continuation.ts';
 import { clientPeer, text } from './attribute-lookup.ts';
 import { Component, componentForScope } from './component-ids.ts';
 import { translateDatabase } from './database.ts';
@@ -81,7 +82,7 @@ export function translateSpan(span: Span, scope: InstrumentationScope, options: 
   const tags: KeyStringValuePair[] = family ? [...family.tags] : [];
   const consumed = family?.consumed ?? [];
   for (const key in attrs) {
-    if (consumed.includes(key)) continue;
+    if (consumed.includes(key) || key === SW_SPAN_ID_ATTRIBUTE) continue;
     tags.push({ key, value: attributeText(attrs[key]) });
   }
   if (span.status.code === StatusCode.ERROR && span.status.message) tags.push({ key: 'status.message', value: span.status.message });
