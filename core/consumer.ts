@@ -6,6 +6,12 @@ export interface ConsumeContext {
   readonly receiver: string;
   /** Transport within the receiver (`grpc`, `http`), for metrics. */
   readonly transport: string;
+  /**
+   * Set by a stage that already grouped whole traces (tail_sampling after its decision): every
+   * trace in the batch is as complete as it will get, so segment exporters build segments at once
+   * instead of holding the spans a second time.
+   */
+  readonly wholeTraces?: boolean;
 }
 
 /**

@@ -58,10 +58,10 @@ export abstract class SegmentExporter implements Exporter {
   /** Drain the delivery queue within the deadline; count what is cut off as shutdown_timeout drops. */
   protected abstract shutdownTransport(deadline: AbortSignal): Promise<void>;
 
-  async consume(batch: SpanBatch, _ctx: ConsumeContext): Promise<void> {
+  async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
     if (this.#closing) throw new UnavailableError(`Exporter ${this.settings.id} is shutting down.`);
     if (!this.hasCapacity()) throw new OverloadedError(`Exporter ${this.settings.id} delivery queue is full.`);
-    this.assembler.add(batch);
+    this.assembler.add(batch, ctx.wholeTraces === true);
     this.settings.metrics.exporterIncomingSpans.inc({ component: this.settings.id }, countSpans(batch));
   }
 

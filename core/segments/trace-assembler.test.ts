@@ -109,3 +109,13 @@ describe('TraceAssembler', () => {
     assert.equal(assembler.heldSpans, 0);
   });
 });
+
+describe('TraceAssembler with whole traces', () => {
+  it('builds segments at once when an earlier stage says the traces are whole', () => {
+    const { assembler, out } = setup();
+    const t = threeServiceTrace();
+    assembler.add(batchOf(t.batches.frontend, t.batches.orders, t.batches.payments), true);
+    assert.equal(out.length, 3);
+    assert.equal(assembler.heldSpans, 0);
+  });
+});

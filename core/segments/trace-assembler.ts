@@ -72,8 +72,13 @@ export class TraceAssembler {
     return this.#traces.size;
   }
 
-  /** Buffer a batch. Never throws for data reasons; duplicates are counted and skipped. */
-  add(batch: SpanBatch): void {
+  /**
+   * Buffer a batch. Never throws for data reasons; duplicates are counted and skipped. With
+   * `wholeTraces` the batch's traces are built into segments at once (an earlier stage already
+   * waited for them), so their spans are never held twice.
+   */
+  add(batch: SpanBatch, wholeTraces = false): void {
+    const touched = wholeTraces ? new Set<string>() : undefined;
     const now = Date.now();
     let duplicates = 0;
     for (const rs of batch.resourceSpans) {
@@ -96,6 +101,7 @@ export class TraceAssembler {
             continue;
           }
           trace.spans.set(span.spanId, { span, scope: ss.scope, identity, receivedAtMs: now });
+          touched?.add(traceId);
           trace.lastSeenMs = now;
           trace.missingParents.delete(span.spanId);
           const parent = span.parentSpanId;
@@ -105,6 +111,12 @@ export class TraceAssembler {
       }
     }
     if (duplicates > 0) this.#settings.metrics.recordDrop(this.#settings.id, 'duplicate', duplicates, true);
+    if (touched) {
+      for (const traceId of touched) {
+        const trace = this.#traces.get(traceId);
+        if (trace) this.#flush(traceId, trace, 'complete');
+      }
+    }
     this.#enforceBounds();
     this.#updateGauges();
   }
