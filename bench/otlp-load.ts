@@ -1,27 +1,18 @@
 /**
- * The load: pre-encoded ExportTraceServiceRequests sent over one grpc-js channel with a fixed number
- * of calls in flight, as an OTel SDK exporter or an agent-tier collector would. Refusals the OTLP
- * spec calls retryable are honoured: the same bytes are resent after the delay the server put in
- * RetryInfo, or an exponential backoff with jitter when it gave none. Every retry is counted.
+ * The OTLP/gRPC load: pre-encoded ExportTraceServiceRequests sent over one grpc-js channel with a
+ * fixed number of calls in flight, as an OTel SDK exporter or an agent-tier collector would.
+ * Refusals the OTLP spec calls retryable are resent (load.ts) after the delay the server put in
+ * RetryInfo, or an exponential backoff with jitter when it gave none.
  */
 import { credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import protobuf from 'protobufjs/minimal.js';
-import type { LoadRequest, RequestPool } from './request-pool.ts';
+import { rawUnaryMethod } from '../core/grpc/raw-method.ts';
+import { CALL_TIMEOUT_MS, runLoad, type Attempt, type LoadOptions, type LoadResult } from './load.ts';
 
-const identity = (bytes: Buffer): Buffer => bytes;
+export type { LoadResult } from './load.ts';
 
 const TraceServiceClient = makeGenericClientConstructor(
-  {
-    Export: {
-      path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  },
+  { Export: rawUnaryMethod('/opentelemetry.proto.collector.trace.v1.TraceService/Export') },
   'TraceService',
 );
 
@@ -31,119 +22,33 @@ type ExportClient = InstanceType<typeof TraceServiceClient> & {
 
 /** Codes worth a resend: backpressure, a server going away, a call that timed out. */
 const RETRYABLE = new Set([GrpcStatus.RESOURCE_EXHAUSTED, GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED]);
-const CALL_TIMEOUT_MS = 30_000;
-/** A request still refused after this long is given up and counted as failed. */
-const GIVE_UP_AFTER_MS = 60_000;
-const BACKOFF_INITIAL_MS = 50;
-const BACKOFF_MAX_MS = 2_000;
 
-export interface LoadOptions {
+export interface OtlpLoadOptions extends LoadOptions {
   /** "host:port" of an OTLP/gRPC TraceService. */
   target: string;
-  pool: RequestPool;
-  /** Calls in flight at once. */
-  concurrency: number;
-  /** Stop after this many requests... */
-  requests?: number;
-  /** ...or stop starting new ones once this long has passed since the first send. */
-  durationMs?: number;
-  /**
-   * Requests started per second, spread evenly (open loop). Absent: each call starts as soon as a
-   * slot is free (closed loop), which finds the saturation throughput.
-   */
-  rate?: number;
-  /** Called once per request, at its first attempt (`performance.now()` time). */
-  onFirstSend?: (request: LoadRequest, atMs: number) => void;
 }
 
-export interface LoadResult {
-  /** Requests started: indexes 0..requestsStarted-1 of the pool were used. */
-  requestsStarted: number;
-  requestsAcked: number;
-  spansAcked: number;
-  requestsFailed: number;
-  spansFailed: number;
-  /** Resends, by gRPC status name. */
-  retries: Record<string, number>;
-  /** The first few permanent failures, for the report. */
-  failures: string[];
-  firstSendMs: number;
-  lastAckMs: number;
-}
-
-/** Sends the requests; resolves when every started request was acked or given up. */
-export async function runOtlpLoad(options: LoadOptions): Promise<LoadResult> {
+/** Sends the requests as Export calls; resolves when every started request was acked or given up. */
+export async function runOtlpLoad(options: OtlpLoadOptions): Promise<LoadResult> {
   const client = new TraceServiceClient(options.target, credentials.createInsecure(), {
     'grpc.max_send_message_length': -1,
     'grpc.max_receive_message_length': -1,
   }) as ExportClient;
-  const result: LoadResult = {
-    requestsStarted: 0,
-    requestsAcked: 0,
-    spansAcked: 0,
-    requestsFailed: 0,
-    spansFailed: 0,
-    retries: {},
-    failures: [],
-    firstSendMs: 0,
-    lastAckMs: 0,
-  };
-  let next = 0;
-  let firstSendMs: number | undefined;
-  let startedAt: number | undefined = options.rate === undefined ? undefined : performance.now();
-  const takeIndex = (): number | undefined => {
-    if (options.requests !== undefined && next >= options.requests) return undefined;
-    if (options.durationMs !== undefined && startedAt !== undefined && performance.now() - startedAt >= options.durationMs) return undefined;
-    return next++;
-  };
-
-  const worker = async (): Promise<void> => {
-    for (let index = takeIndex(); index !== undefined; index = takeIndex()) {
-      if (options.rate !== undefined) {
-        const due = startedAt! + (index * 1000) / options.rate;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-      const request = options.pool.request(index);
-      const bytes = Buffer.isBuffer(request.bytes) ? request.bytes : Buffer.from(request.bytes.buffer, request.bytes.byteOffset, request.bytes.byteLength);
-      const first = performance.now();
-      startedAt ??= first;
-      firstSendMs ??= first;
-      result.requestsStarted++;
-      options.onFirstSend?.(request, first);
-      let backoff = BACKOFF_INITIAL_MS;
-      for (;;) {
-        const error = await exportOnce(client, bytes);
-        if (error === undefined) {
-          result.requestsAcked++;
-          result.spansAcked += request.spanCount;
-          result.lastAckMs = performance.now();
-          break;
-        }
-        const name = GrpcStatus[error.code] ?? String(error.code);
-        if (!RETRYABLE.has(error.code) || performance.now() - first > GIVE_UP_AFTER_MS) {
-          result.requestsFailed++;
-          result.spansFailed += request.spanCount;
-          if (result.failures.length < 5) result.failures.push(`${name}: ${error.details}`);
-          break;
-        }
-        result.retries[name] = (result.retries[name] ?? 0) + 1;
-        const hinted = retryDelayMs(error);
-        // Equal jitter: half the backoff fixed, half random, so refused senders spread out.
-        const wait = hinted ?? backoff / 2 + Math.random() * (backoff / 2);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
-  };
-
   try {
-    await Promise.all(Array.from({ length: options.concurrency }, worker));
+    return await runLoad(options, async (bytes): Promise<Attempt> => {
+      const error = await exportOnce(client, bytes);
+      if (error === undefined) return { ok: true };
+      return {
+        ok: false,
+        status: GrpcStatus[error.code] ?? String(error.code),
+        details: error.details,
+        retryable: RETRYABLE.has(error.code),
+        retryAfterMs: retryDelayMs(error),
+      };
+    });
   } finally {
     client.close();
   }
-  result.firstSendMs = firstSendMs ?? 0;
-  return result;
 }
 
 function exportOnce(client: ExportClient, bytes: Buffer): Promise<ServiceError | undefined> {

@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: OTLP/gRPC load of realistic 3-service traces into a running skybridge that
- * exports to an in-process sink OAP, then the same requests into a decode-only server, in one run.
- * Prints spans/s, receive→export latency, peak RSS and the ratio to the decode-only floor, checks
- * that every span accepted reached the sink, and writes the figures to bench/results/latest.json.
+ * `npm run bench`: realistic 3-service traces into a running skybridge that exports to an
+ * in-process sink OAP, then the same requests into a decode-only server, for each case of the run:
+ * OTLP/gRPC (`otlp_grpc`), Zipkin v2 JSON over HTTP (`zipkin_json`) and Jaeger Thrift over HTTP
+ * (`jaeger_thrift`), the same logical traces in each. Prints per case spans/s, receive→export
+ * latency, peak RSS and the ratio to that case's decode-only floor, then a summary; checks that
+ * every span accepted reached the sink, and writes the figures to bench/results/latest.json.
  * See bench/README.md for what each figure means. Exits 1 when spans were lost or the run failed.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,18 +15,72 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/config/units.ts';
+import { runHttpLoad } from './http-load.ts';
+import type { LoadOptions, LoadResult } from './load.ts';
 import { MeasuredProcess } from './measured-process.ts';
-import { runOtlpLoad, type LoadResult } from './otlp-load.ts';
-import { RequestPool } from './request-pool.ts';
+import { runOtlpLoad } from './otlp-load.ts';
+import { RequestPool, type PoolFormat } from './request-pool.ts';
 import { SinkOap } from './sink-oap.ts';
+import { runTailSamplingCase } from './cases/tail-sampling.ts';
+import { runKafkaTierCase } from './cases/kafka-tier.ts';
 import { MAX_TRACE_SPANS, MIN_TRACE_SPANS } from './trace-generator.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** One benchmark case: a wire format, the receiver that takes it and the client that sends it. */
+interface BenchCase {
+  name: CaseName;
+  /** What the load is, for the report. */
+  title: string;
+  format: PoolFormat;
+  receiverId: string;
+  /** The receiver's block under `receivers:`, listening on `port`. */
+  receiverYaml(port: number): string;
+  /** Runs the load against a server on loopback `port` (skybridge's receiver or the floor). */
+  load(port: number, options: LoadOptions): Promise<LoadResult>;
+}
+
+const CASES = {
+  otlp_grpc: {
+    title: 'OTLP/gRPC',
+    format: 'otlp',
+    receiverId: 'otlp',
+    receiverYaml: (port: number) => `  otlp:\n    grpc:\n      endpoint: 127.0.0.1:${port}\n    http: null\n`,
+    load: (port: number, options: LoadOptions) => runOtlpLoad({ ...options, target: `127.0.0.1:${port}` }),
+  },
+  zipkin_json: {
+    title: 'Zipkin v2 JSON, POST /api/v2/spans',
+    format: 'zipkin_json',
+    receiverId: 'zipkin',
+    receiverYaml: (port: number) => `  zipkin:\n    endpoint: 127.0.0.1:${port}\n`,
+    load: (port: number, options: LoadOptions) =>
+      runHttpLoad({ ...options, url: `http://127.0.0.1:${port}/api/v2/spans`, contentType: 'application/json' }),
+  },
+  jaeger_thrift: {
+    title: 'Jaeger Thrift binary, POST /api/traces',
+    format: 'jaeger_thrift',
+    receiverId: 'jaeger',
+    receiverYaml: (port: number) =>
+      `  jaeger:\n    protocols:\n      thrift_compact: null\n      thrift_binary: null\n      thrift_http:\n        endpoint: 127.0.0.1:${port}\n      grpc: null\n`,
+    load: (port: number, options: LoadOptions) =>
+      runHttpLoad({ ...options, url: `http://127.0.0.1:${port}/api/traces`, contentType: 'application/x-thrift' }),
+  },
+} as const satisfies Record<string, Omit<BenchCase, 'name'>>;
+type CaseName = keyof typeof CASES;
+const CASE_NAMES = Object.keys(CASES) as CaseName[];
+/** Cases with a runner of their own (bench/cases/), run only when named in --cases. */
+const SEPARATE_CASES = ['tail_sampling', 'kafka_tier'];
+
 const USAGE = `Usage: npm run bench -- [options]
-  --duration 20s            how long to send load into skybridge (ignored with --requests)
-  --requests N              send exactly N requests instead of running for --duration
-  --concurrency 8           Export calls in flight at once
+  --cases ${CASE_NAMES.join(',')}
+                            the cases to run, in this order (default: all three)
+                            tail_sampling: run only when named (bench/cases/tail-sampling.ts; paced
+                            to 50k spans/s unless --rate; use --duration 60s)
+                            kafka_tier: run only when named (bench/cases/kafka-tier.ts: agent → Kafka
+                            mock → 2 gateways → sink; closed loop, 15 s unless --duration)
+  --duration 15s            per case: how long to send load into skybridge (ignored with --requests)
+  --requests N              per case: send exactly N requests instead of running for --duration
+  --concurrency 8           requests in flight at once
   --rate N                  start N requests per second (open loop) instead of as fast as acks allow
   --spans-per-request 100..500
   --quiet-period 1s         skywalking exporter assembly.quiet_period
@@ -38,6 +94,11 @@ const USAGE = `Usage: npm run bench -- [options]
 class BenchError extends Error {}
 
 interface Options {
+  cases: BenchCase[];
+  /** `--cases` named tail_sampling (bench/cases/tail-sampling.ts). */
+  tailSampling: boolean;
+  /** `--cases` named kafka_tier (bench/cases/kafka-tier.ts). */
+  kafkaTier: boolean;
   durationMs: number | undefined;
   requests: number | undefined;
   concurrency: number;
@@ -56,7 +117,8 @@ function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
-      duration: { type: 'string', default: '20s' },
+      cases: { type: 'string', default: CASE_NAMES.join(',') },
+      duration: { type: 'string', default: '15s' },
       requests: { type: 'string' },
       concurrency: { type: 'string', default: '8' },
       rate: { type: 'string' },
@@ -90,7 +152,16 @@ function parseOptions(argv: string[]): Options {
   if (durationMs === undefined || durationMs <= 0) throw new BenchError(`--duration: expected a duration such as "20s", got "${values.duration}".`);
   if (parseDuration(values['quiet-period']) === undefined) throw new BenchError(`--quiet-period: expected a duration such as "1s".`);
   const requests = values.requests === undefined ? undefined : positiveInt('requests', values.requests);
+  const caseNames = values.cases.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  const unknown = caseNames.filter((c) => !(CASE_NAMES as string[]).includes(c) && !SEPARATE_CASES.includes(c));
+  if (caseNames.length === 0 || unknown.length > 0) {
+    throw new BenchError(`--cases: expected a comma-separated list of ${[...CASE_NAMES, ...SEPARATE_CASES].join(', ')}; ${unknown.length ? `unknown: ${unknown.join(', ')}` : 'got none'}.`);
+  }
+  if (new Set(caseNames).size !== caseNames.length) throw new BenchError('--cases: a case is named twice.');
   return {
+    cases: (caseNames.filter((c) => !SEPARATE_CASES.includes(c)) as CaseName[]).map((name) => ({ name, ...CASES[name] })),
+    tailSampling: caseNames.includes('tail_sampling'),
+    kafkaTier: caseNames.includes('kafka_tier'),
     durationMs: requests === undefined ? durationMs : undefined,
     requests,
     concurrency: positiveInt('concurrency', values.concurrency),
@@ -118,14 +189,10 @@ function freePort(): Promise<number> {
   });
 }
 
-function skybridgeConfig(ports: { otlp: number; sink: number; telemetry: number }, quietPeriod: string): string {
-  return `# Written by bench/run.ts for one benchmark run.
+function skybridgeConfig(benchCase: BenchCase, ports: { receiver: number; sink: number; telemetry: number }, quietPeriod: string): string {
+  return `# Written by bench/run.ts for the ${benchCase.name} case of one benchmark run.
 receivers:
-  otlp:
-    grpc:
-      endpoint: 127.0.0.1:${ports.otlp}
-    http: null
-
+${benchCase.receiverYaml(ports.receiver)}
 exporters:
   skywalking:
     endpoint: 127.0.0.1:${ports.sink}
@@ -134,7 +201,7 @@ exporters:
 
 pipelines:
   traces:
-    receivers: [otlp]
+    receivers: [${benchCase.receiverId}]
     exporters: [skywalking]
 
 telemetry:
@@ -215,18 +282,18 @@ interface ProcessFigures {
   cpuSeconds: number | null;
 }
 
-async function runPipeline(options: Options, pool: RequestPool, workDir: string) {
+async function runPipeline(options: Options, benchCase: BenchCase, pool: RequestPool, workDir: string) {
   const sink = new SinkOap();
   const sinkPort = await sink.start();
-  const ports = { otlp: await freePort(), sink: sinkPort, telemetry: await freePort() };
-  const configFile = join(workDir, 'skybridge.yaml');
-  writeFileSync(configFile, skybridgeConfig(ports, options.quietPeriod));
+  const ports = { receiver: await freePort(), sink: sinkPort, telemetry: await freePort() };
+  const configFile = join(workDir, `skybridge-${benchCase.name}.yaml`);
+  writeFileSync(configFile, skybridgeConfig(benchCase, ports, options.quietPeriod));
 
   const proc = new MeasuredProcess({
     command: process.execPath,
-    args: [...profileFlags(options, workDir, 'skybridge'), join(ROOT, 'bin/skybridge.mjs'), '--config', configFile],
+    args: [...profileFlags(options, workDir, `skybridge-${benchCase.name}`), join(ROOT, 'bin/skybridge.mjs'), '--config', configFile],
     cwd: ROOT,
-    logFile: join(workDir, 'skybridge.log'),
+    logFile: join(workDir, `skybridge-${benchCase.name}.log`),
   });
   try {
     await waitUntilReady(proc, ports.telemetry, 30_000);
@@ -234,15 +301,20 @@ async function runPipeline(options: Options, pool: RequestPool, workDir: string)
 
     const sentAt = new Map<string, { sentMs: number; spans: number }>();
     const cpuBefore = proc.cpuSeconds();
-    const load = await runOtlpLoad({
-      target: `127.0.0.1:${ports.otlp}`,
+    const load = await benchCase.load(ports.receiver, {
       pool,
       concurrency: options.concurrency,
       rate: options.rate,
       requests: options.requests,
       durationMs: options.durationMs,
+      // A trace may come in several requests (Jaeger: one batch per process): its latency starts
+      // at the first of them, and it is whole once all their spans arrived.
       onFirstSend: (request, atMs) => {
-        request.traceIds.forEach((id, i) => sentAt.set(id, { sentMs: atMs, spans: request.spansPerTrace[i]! }));
+        request.traceIds.forEach((id, i) => {
+          const seen = sentAt.get(id);
+          if (seen === undefined) sentAt.set(id, { sentMs: atMs, spans: request.spansPerTrace[i]! });
+          else seen.spans += request.spansPerTrace[i]!;
+        });
       },
     });
     if (proc.hasExited) throw new BenchError(`skybridge exited during the load. Its output:\n${proc.logTail()}`);
@@ -294,6 +366,8 @@ async function runPipeline(options: Options, pool: RequestPool, workDir: string)
         streams: sink.streams,
         traces: sink.traces.size,
         malformedSegments: sink.malformedSegments,
+        redeliveredSegments: sink.redeliveredSegments,
+        redeliveredSpans: sink.redeliveredSpans,
         instanceReports: sink.instanceReports,
         keepAlives: sink.keepAlives,
       },
@@ -322,15 +396,22 @@ async function runPipeline(options: Options, pool: RequestPool, workDir: string)
   }
 }
 
-async function runFloor(options: Options, pool: RequestPool, requests: number, workDir: string) {
+async function runFloor(options: Options, benchCase: BenchCase, pool: RequestPool, requests: number, workDir: string) {
   let resolvePort: (port: number) => void;
   const portLine = new Promise<number>((r) => (resolvePort = r));
   let finalCounts: { requests: number; spans: number; invalid: number } | undefined;
   const proc = new MeasuredProcess({
     command: process.execPath,
-    args: [...profileFlags(options, workDir, 'decode-only'), '--import', 'tsx', join(ROOT, 'bench/decode-only-server.ts')],
+    args: [
+      ...profileFlags(options, workDir, `decode-only-${benchCase.name}`),
+      '--import',
+      'tsx',
+      join(ROOT, 'bench/decode-only-server.ts'),
+      '--format',
+      benchCase.name,
+    ],
     cwd: ROOT,
-    logFile: join(workDir, 'decode-only.log'),
+    logFile: join(workDir, `decode-only-${benchCase.name}.log`),
     onStdoutLine: (line) => {
       const msg = JSON.parse(line) as { port?: number; requests?: number; spans?: number; invalid?: number };
       if (msg.port !== undefined) resolvePort(msg.port);
@@ -349,7 +430,7 @@ async function runFloor(options: Options, pool: RequestPool, requests: number, w
     ]);
     proc.startSampling();
     const cpuBefore = proc.cpuSeconds();
-    const load = await runOtlpLoad({ target: `127.0.0.1:${port}`, pool, concurrency: options.concurrency, requests });
+    const load = await benchCase.load(port, { pool, concurrency: options.concurrency, requests });
     const cpuAfter = proc.cpuSeconds();
     const figures: ProcessFigures = {
       peakRssBytes: proc.peakRssBytes(),
@@ -376,8 +457,9 @@ async function runFloor(options: Options, pool: RequestPool, requests: number, w
 
 function gitDescribe(): string | null {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    const quiet = { cwd: ROOT, encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[] };
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], quiet).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], quiet).trim() !== '';
     return dirty ? `${commit}+dirty` : commit;
   } catch {
     return null;
@@ -389,93 +471,98 @@ function retriesText(load: LoadResult): string {
   return parts.length ? parts.join(', ') : 'none';
 }
 
-async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
-  const workDir = mkdtempSync(join(os.tmpdir(), 'skybridge-bench-'));
-  const benchCpuBefore = process.cpuUsage();
-  try {
-    const genStart = performance.now();
-    const pool = RequestPool.generate({
-      seed: options.seed,
-      minSpans: options.minSpans,
-      maxSpans: options.maxSpans,
-      startTimeMs: Date.now(),
-      templates: options.templates,
-    });
-    const genMs = performance.now() - genStart;
-    const load = options.requests === undefined ? `for ${options.durationMs! / 1000}s` : `${options.requests} requests`;
+const avgCores = (cpu: number | null, seconds: number | null) => (cpu === null || !seconds ? null : cpu / seconds);
+
+function printRows(rows: [string, string][]): void {
+  const width = Math.max(...rows.filter(([, v]) => v !== '').map(([k]) => k.length));
+  process.stdout.write(`${rows.map(([k, v]) => (v === '' ? k : `${k.padEnd(width)}  ${v}`)).join('\n')}\n`);
+}
+
+/** One case: encode, pipeline run, floor run, its table. Returns its figures for the summary and JSON. */
+async function runCase(options: Options, benchCase: BenchCase, generated: ReturnType<typeof RequestPool.generateBatches>, workDir: string) {
+  const caseCpuBefore = process.cpuUsage();
+  const encodeStart = performance.now();
+  const pool = RequestPool.encode(generated, benchCase.format);
+  const encodeMs = performance.now() - encodeStart;
+  const load = options.requests === undefined ? `for ${options.durationMs! / 1000}s` : `${options.requests} requests`;
+  process.stdout.write(
+    `\n=== ${benchCase.name}: ${benchCase.title} ===\n` +
+      `Encoded ${pool.size} distinct requests (${pool.templateSpans.toLocaleString('en-US')} spans, ` +
+      `${(pool.templateBytes / pool.templateSpans).toFixed(0)} B/span) in ${(encodeMs / 1000).toFixed(1)}s.\n` +
+      `Pipeline run: ${benchCase.title} → skybridge → sink OAP, ${load}, ${options.concurrency} in flight` +
+      `${options.rate === undefined ? '' : ` at ${options.rate} requests/s`}, quiet_period ${options.quietPeriod}.\n`,
+  );
+
+  const pipeline = await runPipeline(options, benchCase, pool, workDir);
+  const requests = pipeline.load.requestsStarted;
+  process.stdout.write(`Floor run: the same ${requests} requests → decode-only server.\n\n`);
+  const floor = await runFloor(options, benchCase, pool, requests, workDir);
+  const caseCpu = process.cpuUsage(caseCpuBefore);
+
+  const ratio =
+    pipeline.throughput.spansPerSecond !== null && floor.throughput.spansPerSecond
+      ? pipeline.throughput.spansPerSecond / floor.throughput.spansPerSecond
+      : null;
+  const spansSent = pipeline.load.spansAcked;
+  const spansAtSink = pipeline.sink.spansTotal;
+  const lossOk = spansSent === spansAtSink && pipeline.load.requestsFailed === 0;
+
+  const p = pipeline;
+  printRows([
+    [`skybridge (${benchCase.title} → trace assembly → SkyWalking gRPC → sink OAP)`, ''],
+    ['  requests acked / sent', `${fmt(p.load.requestsAcked)} / ${fmt(p.load.requestsStarted)} (failed ${p.load.requestsFailed}; retries: ${retriesText(p.load)})`],
+    ['  spans/s (arrived at sink)', fmt(round(p.throughput.spansPerSecond, 0))],
+    ['  acked spans/s, requests/s', `${fmt(round(p.throughput.ackedSpansPerSecond, 0))}, ${fmt(round(p.throughput.requestsPerSecond))}`],
+    [
+      '  receive→export latency (ms)',
+      `p50 ${fmt(round(p.latencyMs.p50))}  p90 ${fmt(round(p.latencyMs.p90))}  p99 ${fmt(round(p.latencyMs.p99))}  max ${fmt(round(p.latencyMs.max))}  (${fmt(p.latencyMs.traces)} traces)`,
+    ],
+    ['  peak RSS (VmHWM / max sampled)', `${mib(p.figures.peakRssBytes)} / ${mib(p.figures.maxSampledRssBytes)}`],
+    ['  CPU', `${fmt(round(p.figures.cpuSeconds, 2), ' s')} (${fmt(round(avgCores(p.figures.cpuSeconds, p.throughput.windowSeconds), 2))} cores avg)`],
+    [`decode-only floor (${benchCase.title} → decode → ${benchCase.name === 'otlp_grpc' ? 'OK' : '202'})`, ''],
+    ['  requests acked / sent', `${fmt(floor.load.requestsAcked)} / ${fmt(floor.load.requestsStarted)} (failed ${floor.load.requestsFailed}; retries: ${retriesText(floor.load)})`],
+    ['  spans/s', fmt(round(floor.throughput.spansPerSecond, 0))],
+    ['  peak RSS (VmHWM / max sampled)', `${mib(floor.figures.peakRssBytes)} / ${mib(floor.figures.maxSampledRssBytes)}`],
+    ['  CPU', `${fmt(round(floor.figures.cpuSeconds, 2), ' s')} (${fmt(round(avgCores(floor.figures.cpuSeconds, floor.throughput.windowSeconds), 2))} cores avg)`],
+    [
+      'ratio',
+      ratio === null
+        ? 'n/a'
+        : `pipeline runs at ${ratio.toFixed(2)}× the decode-only floor${options.rate === undefined ? '' : ' (paced by --rate: offered load, not capacity)'}`,
+    ],
+    ['end-to-end check', `spans sent ${fmt(spansSent)}, spans at sink ${fmt(spansAtSink)}${spansAtSink !== p.sink.spansBeforeStop ? ` (${fmt(spansAtSink - p.sink.spansBeforeStop)} of them flushed at shutdown)` : ''}`],
+    ['load generator + sink CPU', `${fmt(round((caseCpu.user + caseCpu.system) / 1e6, 2), ' s')} (this process, this case; ${os.cpus().length} CPUs on this machine)`],
+  ]);
+  if (p.latencyMs.incompleteTraces > 0) process.stdout.write(`  ${p.latencyMs.incompleteTraces} traces had not fully arrived before skybridge was stopped; they are not in the latency figures.\n`);
+  if (p.latencyMs.unmatchedTraces > 0) process.stdout.write(`  ${p.latencyMs.unmatchedTraces} trace ids at the sink match no trace sent (did the SkyWalking trace id format change?).\n`);
+  if (p.sink.malformedSegments > 0) process.stdout.write(`  ${p.sink.malformedSegments} segments at the sink did not parse.\n`);
+  if (p.sink.redeliveredSegments > 0) {
     process.stdout.write(
-      `Generated and encoded ${pool.size} distinct requests (${pool.templateSpans.toLocaleString('en-US')} spans, ` +
-        `${(pool.templateBytes / pool.templateSpans).toFixed(0)} B/span) in ${(genMs / 1000).toFixed(1)}s.\n` +
-        `Pipeline run: OTLP/gRPC → skybridge → sink OAP, ${load}, ${options.concurrency} in flight` +
-        `${options.rate === undefined ? '' : ` at ${options.rate} requests/s`}, ` +
-        `${options.minSpans}..${options.maxSpans} spans/request, quiet_period ${options.quietPeriod}.\n`,
+      `  ${fmt(p.sink.redeliveredSegments)} segments (${fmt(p.sink.redeliveredSpans)} spans) arrived again under an id already seen: the exporter resent batches ` +
+        `whose stream was not answered within its timeout (at-least-once). Not counted in the figures above.\n`,
     );
+  }
+  if (floor.decoded !== undefined && floor.decoded.invalid > 0) process.stdout.write(`  ${floor.decoded.invalid} requests did not decode in the floor server.\n`);
+  const interesting = Object.entries(p.metrics).filter(([k, v]) => v > 0 && !k.startsWith('skybridge_receiver_accepted') && !k.startsWith('skybridge_exporter_sent'));
+  if (interesting.length) process.stdout.write(`  skybridge counters: ${interesting.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
 
-    const pipeline = await runPipeline(options, pool, workDir);
-    const requests = pipeline.load.requestsStarted;
-    process.stdout.write(`Floor run: the same ${requests} requests → decode-only server.\n\n`);
-    const floor = await runFloor(options, pool, requests, workDir);
-    const benchCpu = process.cpuUsage(benchCpuBefore);
+  if (!lossOk) {
+    const what =
+      spansAtSink < spansSent
+        ? `${fmt(spansSent - spansAtSink)} SPANS LOST: skybridge accepted ${fmt(spansSent)} spans but only ${fmt(spansAtSink)} reached the sink.`
+        : spansAtSink > spansSent
+          ? `${fmt(spansAtSink - spansSent)} SPANS DUPLICATED: skybridge accepted ${fmt(spansSent)} spans but ${fmt(spansAtSink)} reached the sink.`
+          : `${p.load.requestsFailed} REQUESTS FAILED permanently: ${p.load.failures.join('; ')}`;
+    process.stderr.write(`\n!!! ${benchCase.name}: END-TO-END CHECK FAILED: ${what}\n!!! skybridge log: ${p.logFile}\n`);
+  }
 
-    const ratio =
-      pipeline.throughput.spansPerSecond !== null && floor.throughput.spansPerSecond
-        ? pipeline.throughput.spansPerSecond / floor.throughput.spansPerSecond
-        : null;
-    const spansSent = pipeline.load.spansAcked;
-    const spansAtSink = pipeline.sink.spansTotal;
-    const lossOk = spansSent === spansAtSink && pipeline.load.requestsFailed === 0;
-    const avgCores = (cpu: number | null, seconds: number | null) => (cpu === null || !seconds ? null : cpu / seconds);
-
-    const p = pipeline;
-    const rows: [string, string][] = [
-      ['skybridge (OTLP/gRPC → trace assembly → SkyWalking gRPC → sink OAP)', ''],
-      ['  requests acked / sent', `${fmt(p.load.requestsAcked)} / ${fmt(p.load.requestsStarted)} (failed ${p.load.requestsFailed}; retries: ${retriesText(p.load)})`],
-      ['  spans/s (arrived at sink)', fmt(round(p.throughput.spansPerSecond, 0))],
-      ['  acked spans/s, requests/s', `${fmt(round(p.throughput.ackedSpansPerSecond, 0))}, ${fmt(round(p.throughput.requestsPerSecond))}`],
-      [
-        '  receive→export latency (ms)',
-        `p50 ${fmt(round(p.latencyMs.p50))}  p90 ${fmt(round(p.latencyMs.p90))}  p99 ${fmt(round(p.latencyMs.p99))}  max ${fmt(round(p.latencyMs.max))}  (${fmt(p.latencyMs.traces)} traces)`,
-      ],
-      ['  peak RSS (VmHWM / max sampled)', `${mib(p.figures.peakRssBytes)} / ${mib(p.figures.maxSampledRssBytes)}`],
-      ['  CPU', `${fmt(round(p.figures.cpuSeconds, 2), ' s')} (${fmt(round(avgCores(p.figures.cpuSeconds, p.throughput.windowSeconds), 2))} cores avg)`],
-      ['decode-only floor (OTLP/gRPC → decode → OK)', ''],
-      ['  requests acked / sent', `${fmt(floor.load.requestsAcked)} / ${fmt(floor.load.requestsStarted)} (failed ${floor.load.requestsFailed}; retries: ${retriesText(floor.load)})`],
-      ['  spans/s', fmt(round(floor.throughput.spansPerSecond, 0))],
-      ['  peak RSS (VmHWM / max sampled)', `${mib(floor.figures.peakRssBytes)} / ${mib(floor.figures.maxSampledRssBytes)}`],
-      ['  CPU', `${fmt(round(floor.figures.cpuSeconds, 2), ' s')} (${fmt(round(avgCores(floor.figures.cpuSeconds, floor.throughput.windowSeconds), 2))} cores avg)`],
-      [
-        'ratio',
-        ratio === null
-          ? 'n/a'
-          : `pipeline runs at ${ratio.toFixed(2)}× the decode-only floor${options.rate === undefined ? '' : ' (paced by --rate: offered load, not capacity)'}`,
-      ],
-      ['end-to-end check', `spans sent ${fmt(spansSent)}, spans at sink ${fmt(spansAtSink)}${spansAtSink !== p.sink.spansBeforeStop ? ` (${fmt(spansAtSink - p.sink.spansBeforeStop)} of them flushed at shutdown)` : ''}`],
-      ['load generator + sink CPU', `${fmt(round((benchCpu.user + benchCpu.system) / 1e6, 2), ' s')} (this process; ${os.cpus().length} CPUs on this machine)`],
-    ];
-    const width = Math.max(...rows.filter(([, v]) => v !== '').map(([k]) => k.length));
-    process.stdout.write(`${rows.map(([k, v]) => (v === '' ? k : `${k.padEnd(width)}  ${v}`)).join('\n')}\n`);
-    if (p.latencyMs.incompleteTraces > 0) process.stdout.write(`  ${p.latencyMs.incompleteTraces} traces had not fully arrived before skybridge was stopped; they are not in the latency figures.\n`);
-    if (p.latencyMs.unmatchedTraces > 0) process.stdout.write(`  ${p.latencyMs.unmatchedTraces} trace ids at the sink match no trace sent (did the SkyWalking trace id format change?).\n`);
-    if (p.sink.malformedSegments > 0) process.stdout.write(`  ${p.sink.malformedSegments} segments at the sink did not parse.\n`);
-    const interesting = Object.entries(p.metrics).filter(([k, v]) => v > 0 && !k.startsWith('skybridge_receiver_accepted') && !k.startsWith('skybridge_exporter_sent'));
-    if (interesting.length) process.stdout.write(`  skybridge counters: ${interesting.map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
-
-    const result = {
-      timestamp: new Date().toISOString(),
-      commit: gitDescribe(),
-      machine: { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null },
-      options: {
-        durationSeconds: options.durationMs === undefined ? null : options.durationMs / 1000,
-        requests: options.requests ?? null,
-        concurrency: options.concurrency,
-        rate: options.rate ?? null,
-        spansPerRequest: [options.minSpans, options.maxSpans],
-        quietPeriod: options.quietPeriod,
-        seed: options.seed,
-        templates: options.templates,
-      },
-      pool: { requests: pool.size, spans: pool.templateSpans, bytes: pool.templateBytes, generateSeconds: round(genMs / 1000, 2) },
+  return {
+    name: benchCase.name,
+    title: benchCase.title,
+    lossOk,
+    json: {
+      title: benchCase.title,
+      pool: { requests: pool.size, spans: pool.templateSpans, bytes: pool.templateBytes, encodeSeconds: round(encodeMs / 1000, 2) },
       pipeline: {
         load: p.load,
         throughput: p.throughput,
@@ -487,21 +574,84 @@ async function main(): Promise<number> {
       },
       floor: { load: floor.load, throughput: floor.throughput, process: floor.figures, decoded: floor.decoded ?? null },
       ratio,
-      loadGeneratorCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
+      loadGeneratorCpuSeconds: (caseCpu.user + caseCpu.system) / 1e6,
       endToEnd: { spansSent, spansAtSink, ok: lossOk },
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const workDir = mkdtempSync(join(os.tmpdir(), 'skybridge-bench-'));
+  const runStart = performance.now();
+  try {
+    const genStart = performance.now();
+    const generated = RequestPool.generateBatches({
+      seed: options.seed,
+      minSpans: options.minSpans,
+      maxSpans: options.maxSpans,
+      startTimeMs: Date.now(),
+      templates: options.templates,
+    });
+    const genMs = performance.now() - genStart;
+    const spans = generated.reduce((n, r) => n + r.spanCount, 0);
+    process.stdout.write(
+      `Generated ${generated.length} distinct requests (${spans.toLocaleString('en-US')} spans, ` +
+        `${options.minSpans}..${options.maxSpans} spans/request) in ${(genMs / 1000).toFixed(1)}s; ` +
+        `every case sends these same traces. Cases: ${[...options.cases.map((c) => c.name), ...(options.tailSampling ? ['tail_sampling'] : []), ...(options.kafkaTier ? ['kafka_tier'] : [])].join(', ')}.\n`,
+    );
+
+    const results = [];
+    for (const benchCase of options.cases) results.push(await runCase(options, benchCase, generated, workDir));
+    const separate: { name: string; lossOk: boolean; json: unknown }[] = options.tailSampling ? [await runTailSamplingCase({ ...options, durationMs: options.durationMs ?? 60_000, workDir })] : [];
+    // kafka_tier (bench/cases/kafka-tier.ts): agent → Kafka mock → 2 gateways → sink.
+    if (options.kafkaTier) separate.push(await runKafkaTierCase({ ...options, durationMs: options.durationMs ?? 15_000, workDir }));
+
+    process.stdout.write(`\n=== summary (${options.requests === undefined ? `${options.durationMs! / 1000}s` : `${options.requests} requests`} per case, ${options.concurrency} in flight${options.rate === undefined ? '' : `, ${options.rate} requests/s`}) ===\n`);
+    const header = ['case', 'spans/s', 'p50 ms', 'p99 ms', 'peak RSS', 'floor spans/s', 'floor RSS', 'ratio', 'end-to-end'];
+    const table = results.map((r) => {
+      const j = r.json;
+      return [
+        r.name,
+        fmt(round(j.pipeline.throughput.spansPerSecond, 0)),
+        fmt(round(j.pipeline.latencyMs.p50, 0)),
+        fmt(round(j.pipeline.latencyMs.p99, 0)),
+        mib(j.pipeline.process.peakRssBytes),
+        fmt(round(j.floor.throughput.spansPerSecond, 0)),
+        mib(j.floor.process.peakRssBytes),
+        j.ratio === null ? 'n/a' : `${j.ratio.toFixed(2)}×`,
+        r.lossOk ? 'ok' : 'FAILED',
+      ];
+    });
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    process.stdout.write(`${[line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n')}\n`);
+    process.stdout.write(`Whole run: ${((performance.now() - runStart) / 1000).toFixed(0)}s.\n`);
+
+    const result = {
+      timestamp: new Date().toISOString(),
+      commit: gitDescribe(),
+      machine: { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null },
+      options: {
+        cases: options.cases.map((c) => c.name),
+        durationSeconds: options.durationMs === undefined ? null : options.durationMs / 1000,
+        requests: options.requests ?? null,
+        concurrency: options.concurrency,
+        rate: options.rate ?? null,
+        spansPerRequest: [options.minSpans, options.maxSpans],
+        quietPeriod: options.quietPeriod,
+        seed: options.seed,
+        templates: options.templates,
+      },
+      generated: { requests: generated.length, spans, generateSeconds: round(genMs / 1000, 2) },
+      cases: Object.fromEntries([...results, ...separate].map((r) => [r.name, r.json])),
+      runSeconds: round((performance.now() - runStart) / 1000, 1),
     };
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`\nFigures written to ${relative(process.cwd(), options.out) || options.out}.\n`);
+    process.stdout.write(`Figures written to ${relative(process.cwd(), options.out) || options.out}.\n`);
 
-    if (!lossOk) {
-      const what =
-        spansAtSink < spansSent
-          ? `${fmt(spansSent - spansAtSink)} SPANS LOST: skybridge accepted ${fmt(spansSent)} spans but only ${fmt(spansAtSink)} reached the sink.`
-          : spansAtSink > spansSent
-            ? `${fmt(spansAtSink - spansSent)} SPANS DUPLICATED: skybridge accepted ${fmt(spansSent)} spans but ${fmt(spansAtSink)} reached the sink.`
-            : `${p.load.requestsFailed} REQUESTS FAILED permanently: ${p.load.failures.join('; ')}`;
-      process.stderr.write(`\n!!! END-TO-END CHECK FAILED: ${what}\n!!! skybridge log: ${p.logFile}\n`);
+    if ([...results, ...separate].some((r) => !r.lossOk)) {
       options.keepLogs = true;
       return 1;
     }

@@ -1,8 +1,14 @@
 /**
  * The benchmark's stand-in OAP: it accepts what skybridge's `skywalking` exporter sends and only
  * counts. Unlike test/support/stand-in-oap.ts it decodes nothing it does not need: of each
- * SegmentObject it reads field 1 (traceId) and counts field 3 (spans), skipping everything else,
- * so it costs the load generator's process little CPU and does not distort the measurement.
+ * SegmentObject it reads field 1 (traceId) and field 2 (traceSegmentId) and counts field 3
+ * (spans), skipping everything else, so it costs the load generator's process little CPU and does
+ * not distort the measurement.
+ *
+ * A segment whose id arrived before is a redelivery: the exporter is at-least-once, and resends a
+ * batch whose stream got no answer in time (its `timeout`) even if the OAP had read it. The OAP
+ * stores segments under their id, so a redelivery overwrites itself there; it is counted apart
+ * (`redeliveredSegments`, `redeliveredSpans`) and left out of every other figure.
  *
  * It answers like the OAP: `collect` (client streaming) with one empty Commands message when the
  * client ends the stream; ManagementService calls with an empty Commands at once.
@@ -53,6 +59,10 @@ export class SinkOap {
   keepAlives = 0;
   /** Segments whose bytes did not parse; any is a bug in skybridge's encoder. */
   malformedSegments = 0;
+  /** Segments (and their spans) that arrived again under an id already seen. */
+  redeliveredSegments = 0;
+  redeliveredSpans = 0;
+  readonly #segmentIds = new Set<string>();
   firstArrivalMs: number | undefined;
   lastArrivalMs: number | undefined;
   #port = 0;
@@ -110,12 +120,14 @@ export class SinkOap {
   #onSegment(bytes: Buffer): void {
     const now = performance.now();
     let traceId = '';
+    let segmentId = '';
     let spans = 0;
     try {
       const r = protobuf.Reader.create(bytes);
       while (r.pos < r.len) {
         const tag = r.uint32();
         if (tag === 10) traceId = r.string(); // 1 traceId
+        else if (tag === 18) segmentId = r.string(); // 2 traceSegmentId
         else if (tag === 26) {
           spans++; // 3 spans: counted, never decoded
           r.skipType(2);
@@ -125,6 +137,12 @@ export class SinkOap {
       this.malformedSegments++;
       return;
     }
+    if (this.#segmentIds.has(segmentId)) {
+      this.redeliveredSegments++;
+      this.redeliveredSpans += spans;
+      return;
+    }
+    this.#segmentIds.add(segmentId);
     this.segments++;
     this.spans += spans;
     this.firstArrivalMs ??= now;

@@ -4,6 +4,8 @@
  *   skybridge [run] --config pipelines.yaml   run the pipelines until SIGTERM/SIGINT
  *   skybridge validate --config pipelines.yaml check the config, print every problem, exit 1 if any
  *   skybridge components                      list receivers, processors and exporters
+ *   skybridge dlq list|replay|purge --config F [--exporter id] [--limit N]
+ *                                             inspect, resend or delete an exporter's dead letters
  *
  * Exit codes: 0 ok, 1 invalid config or failed start, 2 usage error, 3 shutdown deadline missed.
  */
@@ -11,11 +13,15 @@ import { parseArgs } from 'node:util';
 import { components } from '../components.ts';
 import { ConfigInvalidError, loadAndValidate, startCollector } from '../core/collector.ts';
 import { parseDuration } from '../core/config/units.ts';
+import { runDlqCommand } from './dlq-command.ts';
 
 const USAGE = `Usage:
   skybridge [run] --config <pipelines.yaml> [--shutdown-timeout 15s]
   skybridge validate --config <pipelines.yaml>
-  skybridge components`;
+  skybridge components
+  skybridge dlq list   --config <pipelines.yaml> [--exporter <id>] [--limit 20]
+  skybridge dlq replay --config <pipelines.yaml> [--exporter <id>] [--limit N]
+  skybridge dlq purge  --config <pipelines.yaml> [--exporter <id>] [--limit N]`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -26,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         'shutdown-timeout': { type: 'string' },
+        exporter: { type: 'string' },
+        limit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -48,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  if (command !== 'run' && command !== 'validate') {
+  if (command !== 'run' && command !== 'validate' && command !== 'dlq') {
     process.stderr.write(`Unknown command "${command}".\n${USAGE}\n`);
     return 2;
   }
@@ -56,6 +64,13 @@ async function main(argv: string[]): Promise<number> {
   if (!file) {
     process.stderr.write(`Missing --config.\n${USAGE}\n`);
     return 2;
+  }
+
+  if (command === 'dlq') {
+    return runDlqCommand({ action: positionals[1], file, exporter: values.exporter, limit: values.limit }, components, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
   }
 
   if (command === 'validate') {

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { TraceConsumer } from './consumer.ts';
+import type { DeadLetterAccess } from './queue/durable-retry/dead-letters.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 
@@ -73,6 +74,11 @@ export interface ProcessorFactory<S extends z.ZodType = z.ZodType> extends Facto
 export interface ExporterFactory<S extends z.ZodType = z.ZodType> extends FactoryBase<S> {
   readonly kind: 'exporter';
   create(settings: ComponentSettings, config: z.output<S>): Exporter;
+  /**
+   * Optional: the exporter's dead-letter queue, for `skybridge dlq`; `undefined` when this config
+   * keeps none (no `redis` block). Starts nothing: the caller opens and closes what it gets.
+   */
+  deadLetters?(exporterId: string, config: z.output<S>): DeadLetterAccess | undefined;
 }
 
 export type AnyFactory = ReceiverFactory | ProcessorFactory | ExporterFactory;
@@ -94,8 +100,12 @@ export function parseComponentId(id: string): { type: string; name: string } | u
   return { type: m[1]!, name: m[2] ?? '' };
 }
 
-/** Resolves once; later calls return the same promise (otel-js BindOnceFuture). */
-export function once<T>(fn: () => Promise<T>): () => Promise<T> {
+/**
+ * Runs `fn` on the first call only; every later call returns the first call's promise, whatever its
+ * arguments (otel-js BindOnceFuture). Makes a `shutdown(deadline)` idempotent:
+ * `readonly shutdown = once(async (deadline: AbortSignal) => { ... })`.
+ */
+export function once<A extends unknown[], T>(fn: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
   let p: Promise<T> | undefined;
-  return () => (p ??= fn());
+  return (...args) => (p ??= fn(...args));
 }

@@ -71,6 +71,17 @@ export class UnavailableError extends SkybridgeError {
   }
 }
 
+/**
+ * The destination refused the data permanently (wrong token, invalid segment). Reaches a sender only
+ * when an exporter acknowledges after export (`ack: after_export`); otherwise it is a counted drop.
+ * Not retryable: INTERNAL / 500 are outside OTLP's retryable sets.
+ */
+export class ExportFailedError extends SkybridgeError {
+  constructor(message: string, cause?: unknown) {
+    super('SKB_ERR_EXPORT_FAILED', message, { retryable: false, grpcStatus: GrpcStatus.INTERNAL, httpStatus: 500, cause });
+  }
+}
+
 /** Normalise anything thrown downstream into a SkybridgeError a receiver can answer with. */
 export function asSkybridgeError(err: unknown): SkybridgeError {
   if (err instanceof SkybridgeError) return err;

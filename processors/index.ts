@@ -1,8 +1,16 @@
 /**
- * Every processor skybridge ships, listed explicitly. Trace assembly itself lives in the segment
- * exporters (core/segments); the processors that work on whole traces (tail_sampling, batch,
- * baggage_filter, memory_limiter) arrive with issue #6.
+ * Every processor skybridge ships, listed explicitly, one line each. Trace assembly itself lives
+ * in the segment exporters (core/segments).
  */
 import type { ProcessorFactory } from '../core/component.ts';
+import { tailSamplingFactory } from './tail_sampling/factory.ts';
+import { memoryLimiterFactory } from './memory_limiter/factory.ts';
+import { batchProcessorFactory } from './batch/factory.ts';
+import { baggageFilterProcessorFactory } from './baggage_filter/factory.ts';
 
-export const processorFactories: readonly ProcessorFactory[] = [];
+export const processorFactories: readonly ProcessorFactory[] = [
+  tailSamplingFactory,
+  memoryLimiterFactory,
+  batchProcessorFactory,
+  baggageFilterProcessorFactory,
+];

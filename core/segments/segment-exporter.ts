@@ -4,7 +4,9 @@
  * subclass only delivers finished segments. Ack point: `consume` resolves once the spans are in the
  * assembler's bounded buffer (which, when over its bounds, flushes its oldest traces early rather
  * than refuse); it rejects with OverloadedError while the subclass's delivery queue is full, so the
- * sender retries instead of skybridge growing without bound.
+ * sender retries instead of skybridge growing without bound. With `ackAfterExport` (a subclass
+ * opts in), `consume` resolves only once every segment holding the batch's spans was delivered or
+ * durably queued (after-export-acks.ts).
  */
 import { z } from 'zod';
 import type { ComponentSettings, Exporter, Host } from '../component.ts';
@@ -13,6 +15,7 @@ import type { ConsumeContext } from '../consumer.ts';
 import { OverloadedError, UnavailableError } from '../errors.ts';
 import { countSpans, type SpanBatch } from '../model/span-batch.ts';
 import { duration } from '../config/units.ts';
+import { AfterExportAcks, type DeliveryReceipt } from './after-export-acks.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
 import { TraceAssembler } from './trace-assembler.ts';
 
@@ -34,22 +37,42 @@ export const assemblySchema = z
   .describe('How spans are grouped into whole traces before they become segments.');
 export type AssemblyConfig = z.output<typeof assemblySchema>;
 
+export interface SegmentExporterOptions {
+  /**
+   * Acknowledge a batch only once its segments were delivered or durably queued, within
+   * `timeoutMs` (then a retryable UnavailableError). The subclass must settle every receipt
+   * `deliver` gets.
+   */
+  ackAfterExport?: { timeoutMs: number } | undefined;
+}
+
+function traceIdsOf(batch: SpanBatch): Set<string> {
+  const ids = new Set<string>();
+  for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) ids.add(span.traceId);
+  return ids;
+}
+
 export abstract class SegmentExporter implements Exporter {
   readonly mutatesData = false;
   protected readonly settings: ComponentSettings;
   protected readonly assembler: TraceAssembler;
   #closing = false;
+  readonly #acks: AfterExportAcks | undefined;
 
-  constructor(settings: ComponentSettings, assembly: AssemblyConfig) {
+  constructor(settings: ComponentSettings, assembly: AssemblyConfig, options: SegmentExporterOptions = {}) {
     this.settings = settings;
+    this.#acks = options.ackAfterExport ? new AfterExportAcks(settings.id, options.ackAfterExport.timeoutMs) : undefined;
     this.assembler = new TraceAssembler(settings, assembly, {
-      onSegments: (segments) => this.deliver(segments),
+      onSegments: (segments, traceId) => this.deliver(segments, this.#acks?.flushed(traceId, segments.length)),
       onInstance: (props) => this.onInstance(props),
     });
   }
 
-  /** Take ownership of finished segments (enqueue or write them). Must not throw. */
-  protected abstract deliver(segments: AssembledSegment[]): void;
+  /**
+   * Take ownership of finished segments (enqueue or write them). Must not throw. With
+   * `ackAfterExport`, `receipt` is set: call its `done()` or `lost()` once per segment.
+   */
+  protected abstract deliver(segments: AssembledSegment[], receipt?: DeliveryReceipt): void;
   /** False while the delivery queue is full: new spans are then refused with a retryable status. */
   protected abstract hasCapacity(): boolean;
   /** Called once per (service, instance) the assembler meets, with properties from resource attributes. */
@@ -61,8 +84,23 @@ export abstract class SegmentExporter implements Exporter {
   async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
     if (this.#closing) throw new UnavailableError(`Exporter ${this.settings.id} is shutting down.`);
     if (!this.hasCapacity()) throw new OverloadedError(`Exporter ${this.settings.id} delivery queue is full.`);
-    this.assembler.add(batch, ctx.wholeTraces === true);
+    const acks = this.#acks;
+    if (acks === undefined) {
+      this.assembler.add(batch, ctx.wholeTraces === true);
+      this.settings.metrics.exporterIncomingSpans.inc({ component: this.settings.id }, countSpans(batch));
+      return;
+    }
+    // Registered before the add, so flushes the add itself triggers are counted.
+    const pending = acks.begin(traceIdsOf(batch));
+    try {
+      this.assembler.add(batch, ctx.wholeTraces === true);
+    } catch (error) {
+      pending.promise.catch(() => undefined);
+      acks.cancel(pending, new UnavailableError(`Exporter ${this.settings.id} could not take the batch.`));
+      throw error;
+    }
     this.settings.metrics.exporterIncomingSpans.inc({ component: this.settings.id }, countSpans(batch));
+    await acks.settle(pending, (traceId) => this.assembler.holds(traceId));
   }
 
   async start(host: Host): Promise<void> {
@@ -79,6 +117,7 @@ export abstract class SegmentExporter implements Exporter {
       this.assembler.stop();
       this.assembler.flushAll('shutdown');
       await this.shutdownTransport(deadline);
+      this.#acks?.abandonAll(new UnavailableError(`Exporter ${this.settings.id} shut down before delivery was confirmed.`));
     })());
   }
 }

@@ -1,75 +1,77 @@
 /**
- * The trace buffer: spans are held per trace id until the trace is whole (every parent present)
- * and quiet, or until `max_wait` from its first span, then turned into segments in one go. This is
- * what lets a stateless-looking exporter fill SkyWalking refs, which need the parent's segment id,
- * span number, service, instance, endpoint and peer.
+ * The trace buffer in front of segment building: spans are held per trace id (core/traces/
+ * trace-buffer.ts) until the trace is whole (every parent present) and quiet, or until `max_wait`
+ * from its first span, then turned into segments in one go. This is what lets a stateless-looking
+ * exporter fill SkyWalking refs, which need the parent's segment id, span number, service,
+ * instance, endpoint and peer.
  *
  * Bounds: `max_traces` and `max_spans`. Past them the oldest trace is flushed early as it is
  * (counted as `evicted`), so memory stays bounded without losing accepted spans.
  */
 import type { ComponentSettings } from '../component.ts';
 import type { SpanBatch } from '../model/span-batch.ts';
-import { buildSegments, type HeldSpan } from './segment-builder.ts';
-import { otelSpanIdFromSkyWalking, skyWalkingParentFromTracestate } from '../propagation/skywalking-continuation.ts';
-import type { Span } from '../model/span-batch.ts';
+import { DecidedSpanIndex } from '../traces/decided-span-index.ts';
+import { TraceBuffer, type HeldTrace } from '../traces/trace-buffer.ts';
+import { buildSegments, type HeldSpan, type SpanPlacement } from './segment-builder.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
 import type { AssemblyConfig } from './segment-exporter.ts';
-import { FlushedSpanIndex } from './flushed-span-index.ts';
 import { identifyService, instanceProperties, type ServiceIdentity } from './service-identity.ts';
 
 export interface AssemblerCallbacks {
-  /** Finished segments. Called synchronously from `add`, the flush timer or `flushAll`. */
-  onSegments(segments: AssembledSegment[]): void;
+  /**
+   * Finished segments: every span held for `traceId` (the OTel trace id), built at once. Called
+   * synchronously from `add`, the flush timer or `flushAll`, once per flushed trace.
+   */
+  onSegments(segments: AssembledSegment[], traceId: string): void;
   /** A (service, instance) seen for the first time. */
   onInstance(props: InstanceProperties): void;
 }
 
 export type FlushReason = 'complete' | 'timeout' | 'evicted' | 'shutdown';
 
-interface HeldTrace {
-  spans: Map<string, HeldSpan>;
-  /** Parent span ids referenced but not held (nor flushed before). Empty = the trace is whole. */
-  missingParents: Set<string>;
-  firstSeenMs: number;
-  lastSeenMs: number;
-}
-
 /** Instances remembered for `onInstance`; past this the set restarts (a re-report is harmless). */
 const MAX_REMEMBERED_INSTANCES = 100_000;
-
-/** The span's parent is a SkyWalking agent's span (it will never arrive as an OTel span). */
-function continuesSkyWalkingAgent(span: Span): boolean {
-  if (!span.traceState) return false;
-  const sw = skyWalkingParentFromTracestate(span.traceState);
-  return sw !== undefined && otelSpanIdFromSkyWalking(sw.parentSegmentId, sw.parentSpanId) === span.parentSpanId;
-}
 
 export class TraceAssembler {
   readonly #settings: ComponentSettings;
   readonly #config: AssemblyConfig;
   readonly #callbacks: AssemblerCallbacks;
-  readonly #traces = new Map<string, HeldTrace>();
-  readonly #index: FlushedSpanIndex;
+  readonly #buffer: TraceBuffer<HeldSpan>;
+  /** Where every recently flushed span went: late children's refs and duplicate detection. */
+  readonly #index: DecidedSpanIndex<SpanPlacement>;
   readonly #instances = new Set<string>();
-  #heldSpans = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: ComponentSettings, config: AssemblyConfig, callbacks: AssemblerCallbacks) {
     this.#settings = settings;
     this.#config = config;
     this.#callbacks = callbacks;
-    this.#index = new FlushedSpanIndex(config.flushed_index_size);
+    this.#index = new DecidedSpanIndex(config.flushed_index_size);
+    this.#buffer = new TraceBuffer<HeldSpan>(
+      { quietPeriodMs: config.quiet_period, maxWaitMs: config.max_wait, maxTraces: config.max_traces, maxSpans: config.max_spans },
+      {
+        onReady: (trace, reason) => this.#flush(this.#buffer.remove(trace.traceId)!, reason),
+        // The oversized reason never comes: the assembler sets no per-trace bound.
+        onEvict: (trace) => this.#flush(trace, 'evicted'),
+        decidedSpans: (traceId) => this.#index.trace(traceId),
+      },
+    );
     const component = settings.id;
     settings.metrics.queueCapacity.set({ component, queue: 'trace_buffer_spans' }, config.max_spans);
     settings.metrics.queueCapacity.set({ component, queue: 'trace_buffer_traces' }, config.max_traces);
   }
 
   get heldSpans(): number {
-    return this.#heldSpans;
+    return this.#buffer.heldSpans;
+  }
+
+  /** True while spans of `traceId` are held (they will be in its next flush). */
+  holds(traceId: string): boolean {
+    return this.#buffer.get(traceId) !== undefined;
   }
 
   get heldTraces(): number {
-    return this.#traces.size;
+    return this.#buffer.heldTraces;
   }
 
   /**
@@ -86,38 +88,20 @@ export class TraceAssembler {
       this.#noteInstance(identity);
       for (const ss of rs.scopeSpans) {
         for (const span of ss.spans) {
-          const traceId = span.traceId;
-          const flushed = this.#index.trace(traceId);
-          if (flushed?.has(span.spanId)) {
-            duplicates++;
-            continue;
-          }
-          let trace = this.#traces.get(traceId);
-          if (!trace) {
-            trace = { spans: new Map(), missingParents: new Set(), firstSeenMs: now, lastSeenMs: now };
-            this.#traces.set(traceId, trace);
-          } else if (trace.spans.has(span.spanId)) {
-            duplicates++;
-            continue;
-          }
-          trace.spans.set(span.spanId, { span, scope: ss.scope, identity, receivedAtMs: now });
-          touched?.add(traceId);
-          trace.lastSeenMs = now;
-          trace.missingParents.delete(span.spanId);
-          const parent = span.parentSpanId;
-          if (parent && !trace.spans.has(parent) && !flushed?.has(parent) && !continuesSkyWalkingAgent(span)) trace.missingParents.add(parent);
-          this.#heldSpans++;
+          const trace = this.#buffer.add({ span, scope: ss.scope, identity, receivedAtMs: now }, now);
+          if (trace === undefined) duplicates++;
+          else touched?.add(trace.traceId);
         }
       }
     }
     if (duplicates > 0) this.#settings.metrics.recordDrop(this.#settings.id, 'duplicate', duplicates, true);
     if (touched) {
       for (const traceId of touched) {
-        const trace = this.#traces.get(traceId);
-        if (trace) this.#flush(traceId, trace, 'complete');
+        const trace = this.#buffer.remove(traceId);
+        if (trace) this.#flush(trace, 'complete');
       }
     }
-    this.#enforceBounds();
+    this.#buffer.enforceBounds();
     this.#updateGauges();
   }
 
@@ -136,16 +120,12 @@ export class TraceAssembler {
 
   /** Flush every trace that is ready at `now`. Public for tests that drive time themselves. */
   tick(now: number): void {
-    const { quiet_period, max_wait } = this.#config;
-    for (const [traceId, trace] of this.#traces) {
-      if (now - trace.firstSeenMs >= max_wait) this.#flush(traceId, trace, 'timeout');
-      else if (now - trace.lastSeenMs >= quiet_period && trace.missingParents.size === 0) this.#flush(traceId, trace, 'complete');
-    }
+    this.#buffer.tick(now);
     this.#updateGauges();
   }
 
   flushAll(reason: FlushReason): void {
-    for (const [traceId, trace] of this.#traces) this.#flush(traceId, trace, reason);
+    for (const trace of this.#buffer.drain()) this.#flush(trace, reason);
     this.#updateGauges();
   }
 
@@ -156,18 +136,9 @@ export class TraceAssembler {
     this.#callbacks.onInstance(instanceProperties(identity));
   }
 
-  #enforceBounds(): void {
-    const { max_traces, max_spans } = this.#config;
-    // Oldest first: Map iteration follows insertion, i.e. first-seen order.
-    for (const [traceId, trace] of this.#traces) {
-      if (this.#traces.size <= max_traces && this.#heldSpans <= max_spans) break;
-      this.#flush(traceId, trace, 'evicted');
-    }
-  }
-
-  #flush(traceId: string, trace: HeldTrace, reason: FlushReason): void {
-    this.#traces.delete(traceId);
-    this.#heldSpans -= trace.spans.size;
+  /** Builds the segments of a trace already taken out of the buffer. */
+  #flush(trace: HeldTrace<HeldSpan>, reason: FlushReason): void {
+    const traceId = trace.traceId;
     const component = this.#settings.id;
     const metrics = this.#settings.metrics;
     metrics.assemblerEvents.inc({ component, event: `flush_${reason}` });
@@ -186,12 +157,12 @@ export class TraceAssembler {
       this.#settings.logger.debug({ traceId, spans: trace.spans.size }, 'Trace buffer full; flushed the oldest trace early.');
     }
     this.#index.addAll(traceId, result.placements);
-    this.#callbacks.onSegments(result.segments);
+    this.#callbacks.onSegments(result.segments, traceId);
   }
 
   #updateGauges(): void {
     const component = this.#settings.id;
-    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_spans' }, this.#heldSpans);
-    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_traces' }, this.#traces.size);
+    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_spans' }, this.#buffer.heldSpans);
+    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_traces' }, this.#buffer.heldTraces);
   }
 }

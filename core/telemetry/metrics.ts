@@ -3,7 +3,7 @@
  * its own (the Collector's obsreport idea). Each Telemetry owns its own prom-client Registry so two
  * pipelines in one process (tests) never share counters.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 /**
  * Why spans were dropped. A closed union keeps the `reason` label's cardinality bounded.
@@ -109,6 +109,110 @@ export class Metrics {
   readonly assemblerEvents = new Counter({
     name: 'skybridge_assembler_events_total',
     help: 'Trace-assembly events: traces flushed (complete/timeout/evicted/shutdown), late spans, orphan refs.',
+    labelNames: ['component', 'event'] as const,
+    registers: [this.registry],
+  });
+  readonly durableRetryJobs = new Counter({
+    name: 'skybridge_durable_retry_jobs_total',
+    help: 'Jobs of an exporter\'s durable retry queue (Redis), by event: queued, delivered, retried (an attempt failed), dead_lettered, refused_full (a bound was reached), unavailable (Redis unreachable).',
+    labelNames: ['component', 'event'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLetteredSpans = new Counter({
+    name: 'skybridge_dead_lettered_spans_total',
+    help: 'Spans moved to an exporter\'s dead-letter queue, by reason (permanent_error, max_attempts, max_age, corrupt_payload). Kept in Redis for `skybridge dlq replay`; not counted as drops.',
+    labelNames: ['component', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchSizeSpans = new Histogram({
+    name: 'skybridge_batch_size_spans',
+    help: 'Spans in each batch the batch processor sent on.',
+    labelNames: ['component'] as const,
+    buckets: [1, 8, 32, 128, 512, 1024, 2048, 4096, 8192, 16384],
+    registers: [this.registry],
+  });
+  readonly batchSizeBytes = new Histogram({
+    name: 'skybridge_batch_size_bytes',
+    help: 'Estimated OTLP-encoded size of each batch the batch processor sent on.',
+    labelNames: ['component'] as const,
+    buckets: [1024, 16384, 65536, 262144, 1048576, 4194304, 16777216],
+    registers: [this.registry],
+  });
+  readonly batchFlushes = new Counter({
+    name: 'skybridge_batch_flushes_total',
+    help: 'Batches the batch processor sent on, by what triggered them (size, bytes, timeout, shutdown).',
+    labelNames: ['component', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly memoryLimiterRefusedSpans = new Counter({
+    name: 'skybridge_memory_limiter_refused_spans_total',
+    help: 'Spans the memory limiter refused with a retryable status while memory was above its soft limit (the sender keeps them; not a drop).',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
+  readonly memoryLimiterState = new Gauge({
+    name: 'skybridge_memory_limiter_state',
+    help: 'Memory limiter state: 0 below the soft limit (accepting), 1 above soft (refusing), 2 above hard (refusing and forcing GC).',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
+  readonly memoryLimiterUsedBytes = new Gauge({
+    name: 'skybridge_memory_limiter_used_bytes',
+    help: 'Process memory (RSS) at the memory limiter\'s last check.',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
+  readonly baggageEntries = new Counter({
+    name: 'skybridge_baggage_filter_entries_total',
+    help: 'Baggage entries the baggage filter handled per entry span: outcome kept, masked (redacted) or dropped, with the reason.',
+    labelNames: ['component', 'outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly samplingTraces = new Counter({
+    name: 'skybridge_tail_sampling_traces_total',
+    help: 'Traces tail_sampling decided, by decision (kept, dropped) and the policy that decided (a policy name, sample_n_per_3_secs for the budget, honour_sampled_flag).',
+    labelNames: ['component', 'policy', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly samplingPolicyMatches = new Counter({
+    name: 'skybridge_tail_sampling_policy_matched_traces_total',
+    help: 'Traces each tail_sampling policy matched (a trace can match several; drop policies are checked first and a dropped trace is not checked further).',
+    labelNames: ['component', 'policy'] as const,
+    registers: [this.registry],
+  });
+  readonly samplingLateSpans = new Counter({
+    name: 'skybridge_tail_sampling_late_spans_total',
+    help: 'Spans that arrived after their trace was decided and followed that decision (kept: passed on; dropped: dropped).',
+    labelNames: ['component', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly samplingEarlyDecisions = new Counter({
+    name: 'skybridge_tail_sampling_early_decisions_total',
+    help: 'Traces decided before they were ready: evicted (buffer bounds), oversized (max_spans_per_trace) or shutdown.',
+    labelNames: ['component', 'reason', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly samplingWindowKept = new Summary({
+    name: 'skybridge_tail_sampling_window_kept_traces',
+    help: 'Traces kept per 3-second window (budget plus must-keep), observed when a window closes; _sum/_count is the effective mean.',
+    labelNames: ['component'] as const,
+    percentiles: [0.5, 0.9, 0.99, 1],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers: [this.registry],
+  });
+
+  readonly kafkaMessages = new Counter({
+    name: 'skybridge_kafka_messages_total',
+    help: 'Kafka messages by outcome: produced (acknowledged by the broker), produce_failed, consumed (fetched), completed (its spans exported or deliberately dropped), undecodable.',
+    labelNames: ['component', 'topic', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly kafkaConsumerEvents = new Counter({
+    name: 'skybridge_kafka_consumer_events_total',
+    help: 'Kafka consumer group events: rebalance, partition_paused, partition_resumed, commit, commit_failed, abandoned (in-flight messages of partitions lost in a rebalance).',
     labelNames: ['component', 'event'] as const,
     registers: [this.registry],
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { assemblySchema } from '../../core/segments/segment-exporter.ts';
 import { duration, endpoint, tlsClientSchema } from '../../core/config/units.ts';
+import { redisRetrySchema } from '../../core/queue/durable-retry/config.ts';
 
 const sendingQueueSchema = z
   .strictObject({
@@ -25,7 +26,7 @@ const retrySchema = z
     path: ['max_interval'],
   })
   .prefault({})
-  .describe('Retries of batches that failed with a transient error (OAP down, deadline, connection lost). Retries go on until shutdown; permanent errors are never retried.');
+  .describe('Retries of batches that failed with a transient error (OAP down, deadline, connection lost). In memory they go on until shutdown; with a redis block they run from Redis until redis.max_attempts or redis.max_age. Permanent errors are never retried.');
 
 export const skywalkingConfigSchema = z
   .strictObject({
@@ -52,6 +53,20 @@ export const skywalkingConfigSchema = z
       .prefault('5m')
       .describe('Stop sending keepAlive for an instance when none of its segments was exported for this long, so instances that went away show as gone in SkyWalking.'),
     assembly: assemblySchema,
+    redis: redisRetrySchema
+      .optional()
+      .describe('Durable retry (BullMQ on Redis) for batches whose send failed, with a dead-letter queue. Without it, retries are in memory only and what they hold is lost if skybridge crashes.'),
+    ack: z
+      .enum(['buffered', 'after_export'])
+      .default('buffered')
+      .describe('When a receiver may answer success. buffered: once the trace buffer holds the spans (lost if skybridge crashes before export). after_export: once every segment built from them reached the OAP or the redis queue; until then the sender waits.'),
+    ack_timeout: duration({ min: '100ms', max: '10m' })
+      .prefault('5s')
+      .describe('With ack: after_export, how long a batch may wait for its segments before the sender gets a retryable error (it resends; duplicates are recognised). Keep it above assembly.quiet_period and below the senders\' own export timeout (10 s in the OTel SDKs).'),
+  })
+  .refine((c) => c.ack !== 'after_export' || c.ack_timeout > c.assembly.quiet_period, {
+    message: 'ack_timeout must be longer than assembly.quiet_period: a batch cannot be exported before its trace is quiet. Fix: raise ack_timeout or lower assembly.quiet_period.',
+    path: ['ack_timeout'],
   })
   .describe('Sends SkyWalking segments to an OAP over gRPC (TraceSegmentReportService/collect), with instance keepAlives.');
 

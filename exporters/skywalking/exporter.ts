@@ -1,5 +1,6 @@
 import type { Client } from '@grpc/grpc-js';
 import type { ComponentSettings, Host } from '../../core/component.ts';
+import type { DeliveryReceipt } from '../../core/segments/after-export-acks.ts';
 import { SegmentExporter } from '../../core/segments/segment-exporter.ts';
 import type { AssembledSegment, InstanceProperties } from '../../core/segments/segment-object.ts';
 import type { SkyWalkingConfig } from './config.ts';
@@ -9,18 +10,22 @@ import { SegmentSender } from './segment-sender.ts';
 
 /**
  * Sends assembled segments to a SkyWalking OAP over gRPC and keeps their instances alive there.
- * Ack point: spans are acknowledged once the trace assembler holds them (see SegmentExporter);
- * from there the sending queue holds the encoded segments until the OAP answered their collect
- * stream. One gRPC channel carries both segments and management calls.
+ * Ack point (`ack`): `buffered` (the default) acknowledges spans once the trace assembler holds
+ * them (see SegmentExporter); `after_export` once every segment built from them was answered by the
+ * OAP or written to the Redis retry queue. After assembly the sending queue holds the encoded
+ * segments until the OAP answered their collect stream; with a `redis` block a failed batch moves
+ * to Redis and is retried from there. One gRPC channel carries both segments and management calls.
  */
 export class SkyWalkingExporter extends SegmentExporter {
+  readonly #config: SkyWalkingConfig;
   readonly #client: Client;
   readonly #sender: SegmentSender;
   readonly #reporter: ManagementReporter;
 
   /** Reads TLS files at once, so a bad path fails at startup; connects on the first call. */
   constructor(settings: ComponentSettings, config: SkyWalkingConfig) {
-    super(settings, config.assembly);
+    super(settings, config.assembly, { ackAfterExport: config.ack === 'after_export' ? { timeoutMs: config.ack_timeout } : undefined });
+    this.#config = config;
     this.#client = createOapClient({
       endpoint: config.endpoint,
       tls: config.tls,
@@ -32,6 +37,7 @@ export class SkyWalkingExporter extends SegmentExporter {
       maxBatch: config.max_batch,
       queueSize: config.sending_queue.queue_size,
       retry: { initialIntervalMs: config.retry_on_failure.initial_interval, maxIntervalMs: config.retry_on_failure.max_interval },
+      redis: config.redis,
     });
     this.#reporter = new ManagementReporter(settings, this.#client, {
       token: config.token,
@@ -41,9 +47,19 @@ export class SkyWalkingExporter extends SegmentExporter {
     });
   }
 
-  protected override deliver(segments: AssembledSegment[]): void {
+  describe(): string[] {
+    const durable = this.#sender.durable;
+    return [
+      `segments to the OAP at ${this.#config.endpoint} (ack: ${this.#config.ack})`,
+      durable
+        ? `retries: ${durable.describe()}`
+        : `retries: in memory only (up to ${this.#config.sending_queue.queue_size} segments); add a redis block for durable retry`,
+    ];
+  }
+
+  protected override deliver(segments: AssembledSegment[], receipt?: DeliveryReceipt): void {
     for (const { segment } of segments) this.#reporter.touch(segment.service, segment.serviceInstance);
-    this.#sender.enqueue(segments);
+    this.#sender.enqueue(segments, receipt);
   }
 
   protected override hasCapacity(): boolean {
@@ -55,7 +71,13 @@ export class SkyWalkingExporter extends SegmentExporter {
   }
 
   protected override async startTransport(_host: Host): Promise<void> {
-    this.#sender.start();
+    if (this.#sender.durable === undefined) {
+      this.settings.logger.info(
+        { queueSize: this.#config.sending_queue.queue_size, ack: this.#config.ack },
+        'No redis block: failed sends are retried in memory only; segments held during an OAP outage are lost if skybridge crashes.',
+      );
+    }
+    await this.#sender.start();
     this.#reporter.start();
   }
 

@@ -9,8 +9,9 @@
  */
 import type { Client, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
 import type { ComponentSettings } from '../../core/component.ts';
+import { rawBytes } from '../../core/grpc/raw-method.ts';
 import type { InstanceProperties } from '../../core/segments/segment-object.ts';
-import { BurstLog } from './burst-log.ts';
+import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import { decodeCommands, encodeInstancePingPkg, encodeInstanceProperties, type Command } from './codec.ts';
 import { oapMetadata } from './oap-client.ts';
 
@@ -41,8 +42,6 @@ interface InstanceEntry {
   /** A report for this instance is in flight; the next round skips it rather than doubling it. */
   busy: boolean;
 }
-
-const identity = (bytes: Buffer): Buffer => bytes;
 
 function instanceKey(service: string, serviceInstance: string): string {
   return `${service}\n${serviceInstance}`;
@@ -181,7 +180,7 @@ export class ManagementReporter {
     return new Promise((resolve, reject) => {
       const call = this.#client.makeUnaryRequest<Buffer, Command[]>(
         path,
-        identity,
+        rawBytes,
         decodeCommands,
         request,
         oapMetadata(this.#options.token),

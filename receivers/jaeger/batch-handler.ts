@@ -7,7 +7,7 @@
 import type { ComponentSettings } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
 import { asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
-import { BurstLog } from './burst-log.ts';
+import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import type { JaegerBatch } from './jaeger-batch.ts';
 import { translateJaegerBatch } from './translate-jaeger-batch.ts';
 

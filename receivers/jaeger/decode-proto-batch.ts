@@ -6,6 +6,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { InvalidInputError } from '../../core/errors.ts';
+import { setAttribute } from '../../core/model/attributes.ts';
 import type { AttributeValue, Attributes } from '../../core/model/span-batch.ts';
 import { int64Value, type JaegerBatch, type JaegerLog, type JaegerProcess, type JaegerSpan, type JaegerSpanRef } from './jaeger-batch.ts';
 
@@ -185,7 +186,7 @@ function readKeyValueInto(r: Reader, into: Attributes): void {
     default:
       throw new InvalidInputError(`KeyValue "${key}" has an unknown v_type ${vType}; model.proto ValueType is 0..4.`);
   }
-  into[key] = value;
+  setAttribute(into, key, value);
 }
 
 /** An id field: lower-case hex when it has `size` bytes, '' otherwise (the translator rejects the span). */

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { InvalidInputError } from '../../core/errors.ts';
-import { BinaryProtocolReader } from './binary-protocol-reader.ts';
-import { CompactProtocolReader } from './compact-protocol-reader.ts';
+import { BinaryProtocolReader } from '../../core/thrift/binary-protocol-reader.ts';
+import { CompactProtocolReader } from '../../core/thrift/compact-protocol-reader.ts';
+import { CT, CompactWriter } from '../../core/thrift/testdata/compact-writer.ts';
 import { decodeEmitBatch, decodeThriftBatch } from './decode-thrift-batch.ts';
 import type { JaegerBatch } from './jaeger-batch.ts';
 import { createUdpSender, i64, initTracer, opentracing, quietLogger, type ThriftSpanInput, type ThriftTagInput } from './testdata/jaeger-client.ts';
-import { CT, CompactWriter, encodeEmitBatchCompact, type BatchSpec, type SpanSpec } from './testdata/thrift-compact-writer.ts';
+import { encodeEmitBatchCompact, type BatchSpec, type SpanSpec } from './testdata/thrift-compact-writer.ts';
 
 /** A loopback UDP socket that hands out the datagrams it receives, in order. */
 class PacketCatcher {

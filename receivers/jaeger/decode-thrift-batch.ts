@@ -5,9 +5,10 @@
  * skipped like an unknown one, and a missing `required` field fails the whole message.
  */
 import { InvalidInputError } from '../../core/errors.ts';
+import { setAttribute } from '../../core/model/attributes.ts';
 import type { AttributeValue, Attributes } from '../../core/model/span-batch.ts';
+import { TMessageType, TType, typeName, type ThriftReader } from '../../core/thrift/thrift-reader.ts';
 import { int64Value, type JaegerBatch, type JaegerLog, type JaegerProcess, type JaegerSpan, type JaegerSpanRef } from './jaeger-batch.ts';
-import { TMessageType, TType, typeName, type ThriftReader } from './thrift-reader.ts';
 
 /** jaeger.thrift `enum TagType { STRING, DOUBLE, BOOL, LONG, BINARY }`. */
 const TagType = { STRING: 0, DOUBLE: 1, BOOL: 2, LONG: 3, BINARY: 4 } as const;
@@ -211,7 +212,7 @@ function readTagInto(r: ThriftReader, attrs: Attributes): void {
     default:
       throw new InvalidInputError(`Tag "${key}" has an unknown vType ${vType}; jaeger.thrift TagType is 0..4.`);
   }
-  attrs[key] = value;
+  setAttribute(attrs, key, value);
 }
 
 function readList<T>(r: ThriftReader, where: string, readOne: (r: ThriftReader) => T): T[] {

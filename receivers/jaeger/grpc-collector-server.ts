@@ -15,6 +15,7 @@ import {
 } from '@grpc/grpc-js';
 import { parseHostPort } from '../../core/config/units.ts';
 import { UnavailableError, asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
+import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
 import type { BatchHandler } from './batch-handler.ts';
 import type { JaegerGrpcConfig } from './config.ts';
 import { decodePostSpansRequest } from './decode-proto-batch.ts';
@@ -25,19 +26,8 @@ export const POST_SPANS_PATH = '/jaeger.api_v2.CollectorService/PostSpans';
 
 /** An empty PostSpansResponse encodes as zero bytes. */
 const EMPTY_RESPONSE = Buffer.alloc(0);
-const identity = (b: Buffer): Buffer => b;
 
-const COLLECTOR_SERVICE: ServiceDefinition = {
-  PostSpans: {
-    path: POST_SPANS_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+const COLLECTOR_SERVICE: ServiceDefinition = { PostSpans: rawUnaryMethod(POST_SPANS_PATH) };
 
 /** Serves PostSpans; see the module comment. */
 export class GrpcCollectorServer {

@@ -10,13 +10,14 @@ import { OverloadedError, type SkybridgeError } from '../../core/errors.ts';
 import { countSpans, type SpanBatch } from '../../core/model/span-batch.ts';
 import { createLogger } from '../../core/telemetry/logger.ts';
 import { Metrics } from '../../core/telemetry/metrics.ts';
+import { CT, CompactWriter } from '../../core/thrift/testdata/compact-writer.ts';
 import { jaegerConfigSchema } from './config.ts';
 import { jaegerReceiverFactory } from './factory.ts';
 import { POST_SPANS_PATH } from './grpc-collector-server.ts';
 import type { JaegerReceiver } from './receiver.ts';
 import { encodeBatchBinary, initTracer, quietLogger, thriftSpan } from './testdata/jaeger-client.ts';
 import { encodePostSpansRequest } from './testdata/post-spans-writer.ts';
-import { CT, CompactWriter, encodeEmitBatchCompact, type BatchSpec } from './testdata/thrift-compact-writer.ts';
+import { encodeEmitBatchCompact, type BatchSpec } from './testdata/thrift-compact-writer.ts';
 
 /** A next stage that records what it accepted, or refuses, or never answers, as told. */
 class TestConsumer implements TraceConsumer {

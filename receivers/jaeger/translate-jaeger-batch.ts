@@ -18,6 +18,7 @@
  *
  * The JaegerBatch is consumed: its tag objects become the spans' attributes without copying.
  */
+import { setAttribute } from '../../core/model/attributes.ts';
 import type {
   Attributes,
   ResourceSpans,
@@ -92,7 +93,7 @@ function resourceAttributes(process: JaegerProcess | undefined): Attributes {
       if (key === 'hostname') attrs['host.name'] ??= value;
       // Java clients send the IPv4 address packed in an int (OpenTracing's peer.ipv4 convention).
       else if (key === 'ip') attrs['host.ip'] ??= typeof value === 'number' ? ipv4FromInt(value) : value;
-      else attrs[key] = value;
+      else setAttribute(attrs, key, value);
     }
   }
   attrs['service.name'] = process?.serviceName || UNKNOWN_SERVICE;

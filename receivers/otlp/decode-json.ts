@@ -6,6 +6,7 @@
  * keys ignored, `null` read as the field's default.
  */
 import { InvalidInputError } from '../../core/errors.ts';
+import { setAttribute } from '../../core/model/attributes.ts';
 import type {
   AttributeValue,
   Attributes,
@@ -20,7 +21,8 @@ import type {
   SpanStatus,
   StatusCode,
 } from '../../core/model/span-batch.ts';
-import { SpanRejections, ZERO_SPAN_ID, setAttribute, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
+import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
 
 type Json = Record<string, unknown>;
 
@@ -58,7 +60,7 @@ export function decodeJsonTraces(body: Uint8Array | string): DecodedTraces {
 }
 
 class JsonTraceDecoder {
-  readonly #rejections = new SpanRejections();
+  readonly #rejections = new SpanRejections('rejected for invalid trace_id/span_id');
   #spanCount = 0;
   // Where the decoder is, for error messages only. Kept as indices and constant strings so the happy
   // path builds no path strings; `#fail` assembles them.

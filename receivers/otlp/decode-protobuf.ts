@@ -7,6 +7,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { InvalidInputError } from '../../core/errors.ts';
+import { setAttribute } from '../../core/model/attributes.ts';
 import type {
   AttributeValue,
   Attributes,
@@ -21,7 +22,8 @@ import type {
   SpanStatus,
   StatusCode,
 } from '../../core/model/span-batch.ts';
-import { SpanRejections, ZERO_SPAN_ID, setAttribute, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
+import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
 import { KeyCache } from './key-cache.ts';
 
 type Reader = protobuf.Reader;
@@ -57,7 +59,7 @@ export function decodeProtobufTraces(bytes: Uint8Array): DecodedTraces {
 class ProtobufTraceDecoder {
   readonly #buf: Buffer;
   readonly #r: Reader;
-  readonly #rejections = new SpanRejections();
+  readonly #rejections = new SpanRejections('rejected for invalid trace_id/span_id');
   #spanCount = 0;
   // Where the decoder is, for error messages only: indices of the enclosing repeated fields (-1 when
   // outside) and the message type being read.

@@ -23,27 +23,6 @@ export const ZERO_TRACE_ID = '0'.repeat(32);
 export const ZERO_SPAN_ID = '0'.repeat(16);
 
 /**
- * Counts rejected spans and keeps the first reason. Only the first is kept so that a batch of a
- * thousand bad spans costs one string, and the message stays short enough for a response.
- */
-export class SpanRejections {
-  count = 0;
-  #first = '';
-
-  /** `where` locates the span (`resource_spans[0].scope_spans[1].spans[7]`), `why` names the broken id. */
-  add(where: string, why: string): void {
-    if (this.count++ === 0) this.#first = `${where}: ${why}`;
-  }
-
-  /** The `partial_success.error_message` text; '' when nothing was rejected. */
-  message(): string {
-    if (this.count === 0) return '';
-    const spans = this.count === 1 ? '1 span was' : `${this.count} spans were`;
-    return `${spans} rejected for invalid trace_id/span_id (first: ${this.#first}).`;
-  }
-}
-
-/**
  * Checks a span's ids as hex and returns what is wrong with them, or undefined when they are usable.
  * `traceId`/`spanId` are '' when absent; `undefined` means the sender's value had the wrong length.
  */
@@ -56,13 +35,4 @@ export function spanIdProblem(traceId: string | undefined, spanId: string | unde
   if (spanId === ZERO_SPAN_ID) return 'span_id is all zeros';
   if (parentSpanId === undefined) return 'parent_span_id must be empty or 8 bytes (16 hex characters)';
   return undefined;
-}
-
-/**
- * Sets `attrs[key] = value` so that a key named "__proto__" becomes an own property instead of
- * replacing the object's prototype (a sender controls attribute keys).
- */
-export function setAttribute(attrs: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(attrs, key, { value, enumerable: true, writable: true, configurable: true });
-  else attrs[key] = value;
 }

@@ -6,6 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { UnavailableError, type SkybridgeError } from '../../core/errors.ts';
+import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
 import type { Logger } from '../../core/telemetry/logger.ts';
 import type { OtlpConfig } from './config.ts';
 import { encodeExportResponse, encodeStatus } from './encode-response.ts';
@@ -14,19 +15,9 @@ import type { ExportHandler } from './export-handler.ts';
 /** The `grpc` block of OtlpConfig, when enabled. */
 export type OtlpGrpcConfig = NonNullable<OtlpConfig['grpc']>;
 
-const identity = (b: Buffer): Buffer => b;
-
 /** The TraceService definition with pass-through (de)serializers. */
 export const traceServiceDefinition: grpc.ServiceDefinition = {
-  Export: {
-    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  Export: rawUnaryMethod('/opentelemetry.proto.collector.trace.v1.TraceService/Export'),
 };
 
 /** How long a sender refused during shutdown should wait before trying again (or another instance). */

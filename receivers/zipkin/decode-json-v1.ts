@@ -9,7 +9,8 @@
  * tag is more useful than a silent loss.
  */
 import { InvalidInputError } from '../../core/errors.ts';
-import { SpanProblem, SpanRejections, type DecodedSpans } from './decoded-spans.ts';
+import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { SpanProblem, type DecodedSpans } from './decoded-spans.ts';
 import { convertV1Span } from './convert-v1-span.ts';
 import { spanIdFromHex, traceIdFromHex } from './hex-id.ts';
 import { ADDRESS_KEYS, type V1Annotation, type V1BinaryAnnotation, type V1Span } from './v1-span.ts';
@@ -34,7 +35,7 @@ export function decodeJsonV1(body: Uint8Array): DecodedSpans {
     );
   }
   const spans: ZipkinSpan[] = [];
-  const rejections = new SpanRejections();
+  const rejections = new SpanRejections('left out');
   for (let i = 0; i < list.length; i++) {
     try {
       spans.push(...convertV1Span(readV1Span(asObject(list[i], 'the span'))));

@@ -5,7 +5,8 @@
  * ignored, as Zipkin's reader does.
  */
 import { InvalidInputError } from '../../core/errors.ts';
-import { SpanProblem, SpanRejections, type DecodedSpans } from './decoded-spans.ts';
+import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { SpanProblem, type DecodedSpans } from './decoded-spans.ts';
 import { spanIdFromHex, traceIdFromHex } from './hex-id.ts';
 import { asObject, describeJson, flag, optionalMicros, optionalString, parseJsonList, readEndpoint, requiredString, type JsonObject } from './zipkin-json.ts';
 import { emptyZipkinSpan, type ZipkinAnnotation, type ZipkinKind, type ZipkinSpan } from './zipkin-span.ts';
@@ -26,7 +27,7 @@ export function decodeJsonV2(body: Uint8Array): DecodedSpans {
     );
   }
   const spans: ZipkinSpan[] = [];
-  const rejections = new SpanRejections();
+  const rejections = new SpanRejections('left out');
   for (let i = 0; i < list.length; i++) {
     try {
       spans.push(readSpan(asObject(list[i], 'the span')));

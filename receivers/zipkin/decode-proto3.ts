@@ -15,7 +15,8 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { InvalidInputError } from '../../core/errors.ts';
-import { SpanProblem, SpanRejections, type DecodedSpans } from './decoded-spans.ts';
+import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { SpanProblem, type DecodedSpans } from './decoded-spans.ts';
 import { hexFromBytes, spanIdFromHex, traceIdFromHex } from './hex-id.ts';
 import { ipv4FromBytes, ipv6FromBytes } from './ip-address.ts';
 import { emptyZipkinSpan, type ZipkinAnnotation, type ZipkinEndpoint, type ZipkinKind, type ZipkinSpan } from './zipkin-span.ts';
@@ -47,7 +48,7 @@ class Proto3Decoder {
   decode(): DecodedSpans {
     const r = this.#r;
     const spans: ZipkinSpan[] = [];
-    const rejections = new SpanRejections();
+    const rejections = new SpanRejections('left out');
     try {
       while (r.pos < r.len) {
         const tag = r.tag();

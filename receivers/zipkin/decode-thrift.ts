@@ -15,11 +15,13 @@
  * binary annotations (and BOOL addresses); we also keep the numeric and other BOOL ones as text.
  */
 import { InvalidInputError } from '../../core/errors.ts';
-import { SpanProblem, SpanRejections, type DecodedSpans } from './decoded-spans.ts';
+import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { BinaryProtocolReader } from '../../core/thrift/binary-protocol-reader.ts';
+import { TType } from '../../core/thrift/thrift-reader.ts';
+import { SpanProblem, type DecodedSpans } from './decoded-spans.ts';
 import { convertV1Span } from './convert-v1-span.ts';
 import { spanIdFromHex, traceIdFromHex } from './hex-id.ts';
 import { ipv4FromInt32, ipv6FromBytes } from './ip-address.ts';
-import { ThriftBinaryReader, TType } from './thrift-binary-reader.ts';
 import { ADDRESS_KEYS, type V1Annotation, type V1BinaryAnnotation, type V1Span } from './v1-span.ts';
 import type { ZipkinEndpoint, ZipkinSpan } from './zipkin-span.ts';
 
@@ -32,14 +34,13 @@ const ZERO_ID = '0000000000000000';
  *   lengths past the end, unknown types, bytes left over); the message names the byte offset.
  */
 export function decodeThriftV1(body: Uint8Array): DecodedSpans {
-  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const r = new ThriftBinaryReader(buf);
+  const r = new BinaryProtocolReader(body);
   const spans: ZipkinSpan[] = [];
-  const rejections = new SpanRejections();
+  const rejections = new SpanRejections('left out');
   let index = -1;
   try {
-    const { elemType, size } = r.listHeader();
-    if (elemType !== TType.STRUCT) throw new RangeError(`the list holds elements of type ${elemType}, not structs (type 12)`);
+    const size = r.readListBegin();
+    if (r.elemType !== TType.STRUCT) throw new RangeError(`the list holds elements of type ${r.elemType}, not structs (type 12)`);
     for (index = 0; index < size; index++) {
       // The whole struct is read before its ids are checked, so a bad span never desynchronises the list.
       const raw = readSpan(r);
@@ -53,11 +54,10 @@ export function decodeThriftV1(body: Uint8Array): DecodedSpans {
     index = -1;
     if (r.remaining > 0) throw new RangeError(`${r.remaining} bytes follow the end of the list`);
   } catch (err) {
-    const where = index < 0 ? '' : `, in spans[${index}]`;
-    throw new InvalidInputError(
-      `Expected a THRIFT encoded list (TBinaryProtocol list<zipkinCore.Span>): ${err instanceof Error ? err.message : String(err)} (at byte ${r.position} of ${buf.length}${where}).`,
-      err,
-    );
+    const where = index < 0 ? '' : ` in spans[${index}]`;
+    // The reader's own errors name the byte already.
+    const problem = err instanceof InvalidInputError ? err.message : `${err instanceof Error ? err.message : String(err)} (at byte ${r.offset}).`;
+    throw new InvalidInputError(`Expected a THRIFT encoded list (TBinaryProtocol list<zipkinCore.Span>) of ${body.length} bytes${where}: ${problem}`, err);
   }
   return { spans, rejected: rejections.count, rejectReason: rejections.message() };
 }
@@ -76,7 +76,7 @@ interface RawSpan {
   binaryAnnotations: V1BinaryAnnotation[];
 }
 
-function readSpan(r: ThriftBinaryReader): RawSpan {
+function readSpan(r: BinaryProtocolReader): RawSpan {
   const span: RawSpan = {
     traceIdHigh: ZERO_ID,
     traceId: ZERO_ID,
@@ -89,62 +89,60 @@ function readSpan(r: ThriftBinaryReader): RawSpan {
     annotations: [],
     binaryAnnotations: [],
   };
-  for (;;) {
-    const f = r.fieldHeader();
-    if (f.type === TType.STOP) return span;
-    const t = f.type;
-    if (f.id === 1 && t === TType.I64) span.traceId = r.i64Hex();
-    else if (f.id === 3 && t === TType.STRING) span.name = r.string();
-    else if (f.id === 4 && t === TType.I64) span.id = r.i64Hex();
-    else if (f.id === 5 && t === TType.I64) span.parentId = r.i64Hex();
-    else if (f.id === 6 && t === TType.LIST) readList(r, TType.STRUCT, () => readAnnotation(r, span.annotations));
-    else if (f.id === 8 && t === TType.LIST) readList(r, TType.STRUCT, () => readBinaryAnnotation(r, span.binaryAnnotations));
-    else if (f.id === 9 && t === TType.BOOL) span.debug = r.bool();
-    else if (f.id === 10 && t === TType.I64) span.timestamp = nonNegative(r.i64());
-    else if (f.id === 11 && t === TType.I64) span.duration = nonNegative(r.i64());
-    else if (f.id === 12 && t === TType.I64) span.traceIdHigh = r.i64Hex();
+  for (let t = r.readFieldBegin(); t !== TType.STOP; t = r.readFieldBegin()) {
+    const id = r.fieldId;
+    if (id === 1 && t === TType.I64) span.traceId = r.readI64Hex();
+    else if (id === 3 && t === TType.STRING) span.name = r.readString();
+    else if (id === 4 && t === TType.I64) span.id = r.readI64Hex();
+    else if (id === 5 && t === TType.I64) span.parentId = r.readI64Hex();
+    else if (id === 6 && t === TType.LIST) readList(r, TType.STRUCT, () => readAnnotation(r, span.annotations));
+    else if (id === 8 && t === TType.LIST) readList(r, TType.STRUCT, () => readBinaryAnnotation(r, span.binaryAnnotations));
+    else if (id === 9 && t === TType.BOOL) span.debug = r.readBool();
+    else if (id === 10 && t === TType.I64) span.timestamp = nonNegative(r.readI64());
+    else if (id === 11 && t === TType.I64) span.duration = nonNegative(r.readI64());
+    else if (id === 12 && t === TType.I64) span.traceIdHigh = r.readI64Hex();
     else r.skip(t);
   }
+  return span;
 }
 
 /** Reads a list whose elements must be `elemType`; a list of anything else is skipped whole. */
-function readList(r: ThriftBinaryReader, elemType: number, readOne: () => void): void {
-  const { elemType: actual, size } = r.listHeader();
+function readList(r: BinaryProtocolReader, elemType: number, readOne: () => void): void {
+  const size = r.readListBegin();
+  const actual = r.elemType;
   for (let i = 0; i < size; i++) {
     if (actual === elemType) readOne();
     else r.skip(actual);
   }
 }
 
-function readAnnotation(r: ThriftBinaryReader, out: V1Annotation[]): void {
+function readAnnotation(r: BinaryProtocolReader, out: V1Annotation[]): void {
   let timestamp = 0n;
   let value: string | undefined;
   let endpoint: ZipkinEndpoint | undefined;
-  for (;;) {
-    const f = r.fieldHeader();
-    if (f.type === TType.STOP) break;
-    if (f.id === 1 && f.type === TType.I64) timestamp = nonNegative(r.i64());
-    else if (f.id === 2 && f.type === TType.STRING) value = r.string();
-    else if (f.id === 3 && f.type === TType.STRUCT) endpoint = readEndpoint(r);
-    else r.skip(f.type);
+  for (let t = r.readFieldBegin(); t !== TType.STOP; t = r.readFieldBegin()) {
+    const id = r.fieldId;
+    if (id === 1 && t === TType.I64) timestamp = nonNegative(r.readI64());
+    else if (id === 2 && t === TType.STRING) value = r.readString();
+    else if (id === 3 && t === TType.STRUCT) endpoint = readEndpoint(r);
+    else r.skip(t);
   }
   // Zipkin's reader skips an annotation without a time or value.
   if (timestamp !== 0n && value !== undefined) out.push({ timestamp, value, endpoint });
 }
 
-function readBinaryAnnotation(r: ThriftBinaryReader, out: V1BinaryAnnotation[]): void {
+function readBinaryAnnotation(r: BinaryProtocolReader, out: V1BinaryAnnotation[]): void {
   let key: string | undefined;
   let value: Buffer | undefined;
   let type: number | undefined;
   let endpoint: ZipkinEndpoint | undefined;
-  for (;;) {
-    const f = r.fieldHeader();
-    if (f.type === TType.STOP) break;
-    if (f.id === 1 && f.type === TType.STRING) key = r.string();
-    else if (f.id === 2 && f.type === TType.STRING) value = r.binary();
-    else if (f.id === 3 && f.type === TType.I32) type = r.i32();
-    else if (f.id === 4 && f.type === TType.STRUCT) endpoint = readEndpoint(r);
-    else r.skip(f.type);
+  for (let t = r.readFieldBegin(); t !== TType.STOP; t = r.readFieldBegin()) {
+    const id = r.fieldId;
+    if (id === 1 && t === TType.STRING) key = r.readString();
+    else if (id === 2 && t === TType.STRING) value = r.readBinary();
+    else if (id === 3 && t === TType.I32) type = r.readI32();
+    else if (id === 4 && t === TType.STRUCT) endpoint = readEndpoint(r);
+    else r.skip(t);
   }
   if (key === undefined || value === undefined) return;
   if (type === 0 && ADDRESS_KEYS.has(key)) {
@@ -170,25 +168,24 @@ function binaryAnnotationText(type: number | undefined, v: Buffer): string | und
   }
 }
 
-function readEndpoint(r: ThriftBinaryReader): ZipkinEndpoint | undefined {
+function readEndpoint(r: BinaryProtocolReader): ZipkinEndpoint | undefined {
   let serviceName: string | undefined;
   let ipv4: string | undefined;
   let ipv6: string | undefined;
   let port: number | undefined;
-  for (;;) {
-    const f = r.fieldHeader();
-    if (f.type === TType.STOP) break;
-    if (f.id === 1 && f.type === TType.I32) ipv4 = ipv4FromInt32(r.i32());
-    else if (f.id === 2 && f.type === TType.I16) {
+  for (let t = r.readFieldBegin(); t !== TType.STOP; t = r.readFieldBegin()) {
+    const id = r.fieldId;
+    if (id === 1 && t === TType.I32) ipv4 = ipv4FromInt32(r.readI32());
+    else if (id === 2 && t === TType.I16) {
       // An unsigned port in a signed i16.
-      const p = r.i16() & 0xffff;
+      const p = r.readI16() & 0xffff;
       port = p === 0 ? undefined : p;
-    } else if (f.id === 3 && f.type === TType.STRING) serviceName = r.string() || undefined;
-    else if (f.id === 4 && f.type === TType.STRING) {
-      const v6 = ipv6FromBytes(r.binary());
+    } else if (id === 3 && t === TType.STRING) serviceName = r.readString() || undefined;
+    else if (id === 4 && t === TType.STRING) {
+      const v6 = ipv6FromBytes(r.readBinary());
       ipv6 = v6.ipv6;
       if (v6.ipv4 !== undefined) ipv4 ??= v6.ipv4;
-    } else r.skip(f.type);
+    } else r.skip(t);
   }
   if (serviceName === undefined && ipv4 === undefined && ipv6 === undefined && port === undefined) return undefined;
   return { serviceName, ipv4, ipv6, port };

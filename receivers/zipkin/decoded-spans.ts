@@ -19,23 +19,3 @@ export interface DecodedSpans {
   /** Why (names the first rejected span); '' when none was. */
   readonly rejectReason: string;
 }
-
-/**
- * Counts rejected spans and keeps the first reason only, so a body of a thousand bad spans costs one
- * string and the message stays short enough for a response body.
- */
-export class SpanRejections {
-  count = 0;
-  #first = '';
-
-  /** `where` locates the span (`spans[7]`), `why` says what is wrong with it. */
-  add(where: string, why: string): void {
-    if (this.count++ === 0) this.#first = `${where}: ${why}`;
-  }
-
-  message(): string {
-    if (this.count === 0) return '';
-    const spans = this.count === 1 ? '1 span was' : `${this.count} spans were`;
-    return `${spans} left out (first: ${this.#first}).`;
-  }
-}

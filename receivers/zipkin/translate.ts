@@ -23,6 +23,7 @@
  *   its service name → `peer.service`. A tag of the same name, if sent, wins.
  * - annotations → events; `debug` → attribute `zipkin.debug` = true.
  */
+import { setAttribute } from '../../core/model/attributes.ts';
 import {
   SpanFlags,
   SpanKind,
@@ -37,7 +38,7 @@ import {
   type SpanEvent,
   type SpanStatus,
 } from '../../core/model/span-batch.ts';
-import { SpanRejections } from './decoded-spans.ts';
+import { SpanRejections } from '../../core/model/span-rejections.ts';
 import { otelTraceId } from './hex-id.ts';
 import type { ZipkinEndpoint, ZipkinKind, ZipkinSpan } from './zipkin-span.ts';
 
@@ -75,7 +76,7 @@ const SCOPE_TAGS = ['otel.scope.name', 'otel.scope.version', 'otel.library.name'
 
 /** Translates decoded (and shared-split) Zipkin spans into one SpanBatch. */
 export function translateZipkinSpans(spans: readonly ZipkinSpan[], options: TranslateOptions): TranslatedBatch {
-  const rejections = new SpanRejections();
+  const rejections = new SpanRejections('left out');
   const groups = new Map<string, { rs: ResourceSpans; scopes: Map<string, ScopeSpans> }>();
   let spanCount = 0;
   for (let i = 0; i < spans.length; i++) {
@@ -237,10 +238,4 @@ export function parseTag(text: string): AttributeValue {
 
 function setIfAbsent(attributes: Attributes, key: string, value: AttributeValue): void {
   if (!Object.prototype.hasOwnProperty.call(attributes, key)) setAttribute(attributes, key, value);
-}
-
-/** `attrs[key] = value`, keeping a key named "__proto__" an own property (senders choose tag keys). */
-function setAttribute(attrs: Attributes, key: string, value: AttributeValue): void {
-  if (key === '__proto__') Object.defineProperty(attrs, key, { value, enumerable: true, writable: true, configurable: true });
-  else attrs[key] = value;
 }

@@ -13,7 +13,10 @@ export async function startChildService(script: string, env: Record<string, stri
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // nobody else holds it: do not leave it running
+      reject(new Error(`${script} did not start within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();

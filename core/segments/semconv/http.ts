@@ -11,6 +11,8 @@ const HOST_ADDRESS = ['server.address', 'net.host.name', 'http.host'] as const;
 const HOST_PORT = ['server.port', 'net.host.port'] as const;
 const CONSUMED = [...METHOD, ...STATUS, ...URL_FULL, 'http.route', 'url.path', 'url.query', 'url.scheme', 'http.target', 'http.scheme', 'url.template', 'http.path'];
 
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
 function pathOnly(target: string): string {
   const q = target.search(/[?#]/);
   return q === -1 ? target : target.slice(0, q);
@@ -31,7 +33,12 @@ export function templatePath(path: string): string {
 
 export const translateHttp: FamilyTranslator = (ctx) => {
   const { attrs, serverSide, clientSide } = ctx;
-  const method = firstOf(attrs, METHOD).toUpperCase();
+  let method = firstOf(attrs, METHOD).toUpperCase();
+  // Zipkin instrumentations (zipkin-js) record the method only as the span name, next to
+  // `http.path` / `http.url`.
+  if (!method && (attrs['http.path'] !== undefined || attrs['http.url'] !== undefined) && HTTP_METHODS.has(ctx.span.name.toUpperCase())) {
+    method = ctx.span.name.toUpperCase();
+  }
   if (!method) return undefined;
   const status = Number(firstOf(attrs, STATUS)) || 0;
   const url = parseUrl(firstOf(attrs, URL_FULL));
@@ -60,7 +67,8 @@ export const translateHttp: FamilyTranslator = (ctx) => {
   if (status) tags.push({ key: 'http.status_code', value: String(status) });
   const name = route || templatePath(path);
   return {
-    operationName: name ? `${method}:${name}` : undefined,
+    // The agents name Entry spans `METHOD:/route` and Exit spans by the path alone.
+    operationName: name ? (clientSide ? name : `${method}:${name}`) : undefined,
     peer,
     calledAddress,
     layer: SpanLayer.Http,

@@ -40,7 +40,8 @@ export const translateMessaging: FamilyTranslator = (ctx) => {
     tags.push({ key: QUEUE_SYSTEMS.has(system) ? 'mq.queue' : 'mq.topic', value: destination });
   }
   tags.push({ key: 'mq.broker', value: broker });
-  const target = destination || routingKey || span.name;
+  // RabbitMQ names carry exchange and routing key, as the Node agent writes them (exchange '' = the default one).
+  const target = system === 'rabbitmq' && routingKey ? `${destination}/${routingKey}` : destination || routingKey || span.name;
   let operationName: string | undefined;
   if (clientSide) operationName = `${display}/${target}/Producer`;
   else if (serverSide) operationName = `${display}/${target}/Consumer${group ? `/${group}` : ''}`;

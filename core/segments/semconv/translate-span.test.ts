@@ -122,4 +122,12 @@ describe('translateSpan', () => {
     const g7 = translateSpan(span({ traceId: T, spanId: 'b7ad6b7169203331', name: 'x', kind: SpanKind.CLIENT, attributes: { 'gen_ai.system': 'openai' } }), { name: '', version: '', attributes: {}, droppedAttributesCount: 0 }, { genAiLayer: true });
     assert.equal(g7.layer, SpanLayer.GenAI);
   });
+
+  it('takes the HTTP method from the span name when a Zipkin client recorded only http.path', () => {
+    const t = tr(SpanKind.SERVER, { 'http.path': '/orders/42' }, '', 'get');
+    assert.equal(t.layer, SpanLayer.Http);
+    assert.equal(t.operationName, 'GET:/orders/{id}');
+    assert.equal(tag(t, 'http.method'), 'GET');
+  });
 });
+

@@ -3,20 +3,10 @@
  * (truncated, oversized) and read the raw response and status details.
  */
 import * as grpc from '@grpc/grpc-js';
+import { rawUnaryMethod } from '../../../core/grpc/raw-method.ts';
 
-const identity = (b: Buffer): Buffer => b;
 const TraceServiceClient = grpc.makeGenericClientConstructor(
-  {
-    Export: {
-      path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  },
+  { Export: rawUnaryMethod('/opentelemetry.proto.collector.trace.v1.TraceService/Export') },
   'TraceService',
 );
 

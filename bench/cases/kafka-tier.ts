@@ -1,0 +1,195 @@
+/**
+ * The `kafka_tier` benchmark case: agent → Kafka → gateway throughput. One skybridge agent
+ * (OTLP/gRPC → kafka exporter, gzip, acks all) produces to librdkafka's mock cluster (a 6-partition
+ * topic); two skybridge gateways in one consumer group (kafka receiver → skywalking exporter with
+ * ack: after_export) send segments to the sink OAP. The load is closed-loop OTLP/gRPC into the agent.
+ *
+ * Reports spans/s accepted by the agent (acknowledged by Kafka), spans/s arriving at the sink,
+ * the send → sink latency of traces, peak RSS and CPU of each process, and checks that every span
+ * the agent accepted reached the sink (first deliveries; redeliveries are counted apart).
+ *
+ * The mock cluster is not a real broker (no disk, one process, C); the figures show skybridge's
+ * cost on both sides of Kafka, not Kafka's.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startKafkaMock } from '../../test/support/kafka-mock/kafka-mock.ts';
+import { MeasuredProcess } from '../measured-process.ts';
+import { runOtlpLoad } from '../otlp-load.ts';
+import { RequestPool } from '../request-pool.ts';
+import { SinkOap } from '../sink-oap.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const TOPIC = 'otlp_spans';
+const PARTITIONS = 6;
+const GATEWAYS = 2;
+
+export interface KafkaTierCaseOptions {
+  durationMs: number;
+  concurrency: number;
+  minSpans: number;
+  maxSpans: number;
+  seed: number;
+  templates: number;
+  quietPeriod: string;
+  workDir: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (bytes: number | null | undefined) => (bytes == null ? 'n/a' : `${(bytes / 1048576).toFixed(1)} MiB`);
+const fmt = (n: number | null | undefined, digits = 0) => (n == null || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
+const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function waitUntilReady(proc: MeasuredProcess, telemetryPort: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (proc.hasExited) throw new Error(`skybridge exited during start-up. Its output:\n${proc.logTail()}`);
+    const ok = await fetch(`http://127.0.0.1:${telemetryPort}/readyz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`skybridge was not ready within ${timeoutMs / 1000}s. Its output:\n${proc.logTail()}`);
+}
+
+async function metricSum(port: number, name: string, labelMatch = ''): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name) && line.includes(labelMatch)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+export async function runKafkaTierCase(o: KafkaTierCaseOptions) {
+  process.stdout.write(
+    `\n=== kafka_tier: OTLP/gRPC → agent (kafka exporter) → Kafka mock (${PARTITIONS} partitions) → ${GATEWAYS} gateways (kafka receiver → skywalking, ack: after_export) → sink OAP ===\n` +
+      `closed loop, ${o.concurrency} in flight, ${o.durationMs / 1000}s; quiet_period ${o.quietPeriod}.\n`,
+  );
+  const kafka = await startKafkaMock({ brokers: 1, topics: { [TOPIC]: PARTITIONS } });
+  const sink = new SinkOap();
+  const sinkPort = await sink.start();
+  const brokers = JSON.stringify(kafka.brokers);
+  const procs: { name: string; proc: MeasuredProcess; telemetry: number }[] = [];
+  const spawnSkybridge = async (name: string, yaml: string) => {
+    const telemetry = await freePort();
+    const file = join(o.workDir, `skybridge-${name}.yaml`);
+    writeFileSync(file, `# Written by bench/cases/kafka-tier.ts for one benchmark run.\n${yaml}telemetry: { endpoint: "127.0.0.1:${telemetry}", log_level: warn }\n`);
+    const proc = new MeasuredProcess({ command: process.execPath, args: [join(ROOT, 'bin/skybridge.mjs'), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
+    procs.push({ name, proc, telemetry });
+    await waitUntilReady(proc, telemetry, 30_000);
+    proc.startSampling();
+    return telemetry;
+  };
+  try {
+    const otlpPort = await freePort();
+    const agentTelemetry = await spawnSkybridge('agent', `receivers:
+  otlp: { grpc: { endpoint: "127.0.0.1:${otlpPort}" }, http: null }
+exporters:
+  kafka: { brokers: ${brokers}, topic: ${TOPIC}, producer: { compression: gzip, required_acks: -1, linger: 10ms } }
+pipelines:
+  traces: { receivers: [otlp], exporters: [kafka] }
+`);
+    const gatewayTelemetry: number[] = [];
+    for (let i = 1; i <= GATEWAYS; i++) {
+      gatewayTelemetry.push(await spawnSkybridge(`gateway${i}`, `receivers:
+  kafka: { brokers: ${brokers}, topic: ${TOPIC}, group_id: bench, initial_offset: earliest, session_timeout: 10s, heartbeat_interval: 1s, rebalance_timeout: 20s, max_fetch_wait: 100ms, max_in_flight_messages: 20000 }
+exporters:
+  skywalking: { endpoint: "127.0.0.1:${sinkPort}", ack: after_export, ack_timeout: 20s, assembly: { quiet_period: ${o.quietPeriod} } }
+pipelines:
+  traces: { receivers: [kafka], exporters: [skywalking] }
+`));
+    }
+    // Both gateways joined (the mock holds a group's first join for about 3 s).
+    for (const port of gatewayTelemetry) {
+      const end = performance.now() + 30_000;
+      while ((await metricSum(port, 'skybridge_kafka_consumer_events_total', 'event="rebalance"')) < 1 && performance.now() < end) await sleep(200);
+    }
+
+    const pool = RequestPool.generate({ seed: o.seed, minSpans: o.minSpans, maxSpans: o.maxSpans, startTimeMs: Date.now(), templates: o.templates });
+    const sentAt = new Map<string, number>();
+    const cpuBefore = procs.map((p) => p.proc.cpuSeconds());
+    const load = await runOtlpLoad({
+      target: `127.0.0.1:${otlpPort}`,
+      pool,
+      concurrency: o.concurrency,
+      durationMs: o.durationMs,
+      onFirstSend: (request, atMs) => {
+        for (const id of request.traceIds) sentAt.set(id, atMs);
+      },
+    });
+    const loadSeconds = (load.lastAckMs - load.firstSendMs) / 1000;
+
+    // Drain: until the sink has every accepted span, or it stops growing for 10 s.
+    let last = -1;
+    let still = performance.now();
+    while (sink.spans < load.spansAcked) {
+      if (sink.spans !== last) (last = sink.spans), (still = performance.now());
+      if (performance.now() - still > 10_000) break;
+      await sleep(250);
+    }
+    const drainedMs = performance.now();
+    const cpuAfter = procs.map((p) => p.proc.cpuSeconds());
+    const produced = await metricSum(agentTelemetry, 'skybridge_kafka_messages_total', 'outcome="produced"');
+    let consumed = 0;
+    for (const port of gatewayTelemetry) consumed += await metricSum(port, 'skybridge_kafka_messages_total', 'outcome="consumed"');
+
+    const latencies: number[] = [];
+    for (const [id, arrival] of sink.traces) {
+      const sent = sentAt.get(id.toLowerCase());
+      if (sent !== undefined) latencies.push(arrival.lastArrivalMs - sent);
+    }
+    latencies.sort((a, b) => a - b);
+    const deliverSeconds = ((sink.lastArrivalMs ?? drainedMs) - load.firstSendMs) / 1000;
+    const lossOk = load.requestsFailed === 0 && sink.spans === load.spansAcked;
+    const perProcess = procs.map((p, i) => {
+      const cpu = cpuBefore[i] == null || cpuAfter[i] == null ? null : cpuAfter[i]! - cpuBefore[i]!;
+      return { name: p.name, peakRssBytes: p.proc.peakRssBytes(), cpuSeconds: cpu };
+    });
+
+    const rows: [string, string][] = [
+      ['  requests acked / sent', `${fmt(load.requestsAcked)} / ${fmt(load.requestsStarted)} (failed ${load.requestsFailed}; retries: ${Object.entries(load.retries).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`],
+      ['  spans/s accepted by the agent (Kafka-acked)', `${fmt(load.spansAcked / loadSeconds)} (${fmt(load.spansAcked)} spans in ${loadSeconds.toFixed(1)} s)`],
+      ['  spans/s at the sink (first send → last segment)', `${fmt(sink.spans / deliverSeconds)} (${fmt(sink.spans)} spans, ${fmt(sink.segments)} segments, ${fmt(sink.redeliveredSegments)} redelivered)`],
+      ['  Kafka messages produced / consumed', `${fmt(produced)} / ${fmt(consumed)}`],
+      ['  send → last segment at sink (ms)', `p50 ${fmt(percentile(latencies, 0.5))}  p90 ${fmt(percentile(latencies, 0.9))}  p99 ${fmt(percentile(latencies, 0.99))}  max ${fmt(latencies.at(-1))}`],
+      ...perProcess.map((p): [string, string] => [`  ${p.name}: peak RSS, CPU`, `${mib(p.peakRssBytes)}, ${p.cpuSeconds === null ? 'n/a' : `${p.cpuSeconds.toFixed(1)} s (${(p.cpuSeconds / ((drainedMs - load.firstSendMs) / 1000)).toFixed(2)} cores)`}`]),
+      ['end-to-end check', `accepted ${fmt(load.spansAcked)} = at sink ${fmt(sink.spans)}: ${lossOk ? 'ok' : 'MISMATCH'}`],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
+
+    const exits = [];
+    for (const p of procs) exits.push(await p.proc.stop());
+    return {
+      name: 'kafka_tier' as const,
+      title: 'OTLP/gRPC → agent → Kafka → 2 gateways → skywalking',
+      lossOk,
+      json: {
+        options: { durationSeconds: o.durationMs / 1000, concurrency: o.concurrency, partitions: PARTITIONS, gateways: GATEWAYS, quietPeriod: o.quietPeriod },
+        load,
+        throughput: { acceptedSpansPerSecond: load.spansAcked / loadSeconds, deliveredSpansPerSecond: sink.spans / deliverSeconds },
+        kafka: { produced, consumed },
+        latencyMs: { p50: percentile(latencies, 0.5), p90: percentile(latencies, 0.9), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? null },
+        processes: perProcess,
+        sink: { spans: sink.spans, segments: sink.segments, redeliveredSegments: sink.redeliveredSegments },
+        endToEnd: { accepted: load.spansAcked, atSink: sink.spans, ok: lossOk },
+        exits,
+      },
+    };
+  } finally {
+    for (const p of procs) if (!p.proc.hasExited) await p.proc.stop(5_000).catch(() => {});
+    await sink.stop();
+    await kafka.stop();
+  }
+}

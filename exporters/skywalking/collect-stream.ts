@@ -1,0 +1,88 @@
+/**
+ * One `TraceSegmentReportService/collect` call: a client stream carrying a batch of encoded
+ * segments, answered by the OAP with `Commands` once it took every message (skywalking-model.md
+ * §1.1). The sending queue, the durable retry worker and `skybridge dlq replay` all send this way.
+ */
+import { status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
+import { rawBytes } from '../../core/grpc/raw-method.ts';
+import type { SendItems } from '../../core/queue/durable-retry/durable-retry-queue.ts';
+import { decodeCommands, type Command } from './codec.ts';
+import { oapMetadata } from './oap-client.ts';
+
+const COLLECT_PATH = '/skywalking.v3.TraceSegmentReportService/collect';
+
+/**
+ * Statuses that resending cannot fix: a wrong token (the OAP's AuthenticationInterceptor answers
+ * PERMISSION_DENIED), a payload the server refuses, or an endpoint that is not a trace receiver.
+ * Every other status (UNAVAILABLE, DEADLINE_EXCEEDED, a connection reset seen as INTERNAL or
+ * UNKNOWN, ...) is treated as transient.
+ */
+export const PERMANENT_STATUSES: ReadonlySet<GrpcStatus> = new Set([
+  GrpcStatus.INVALID_ARGUMENT,
+  GrpcStatus.PERMISSION_DENIED,
+  GrpcStatus.UNAUTHENTICATED,
+  GrpcStatus.UNIMPLEMENTED,
+]);
+
+export type CollectOutcome = { ok: true; commands: Command[] } | { ok: false; code: GrpcStatus; error: ServiceError };
+
+export interface CollectCall {
+  /** Settles when the OAP answered, the deadline passed or the call was cancelled; never rejects. */
+  readonly result: Promise<CollectOutcome>;
+  /** Abandon the call (its outcome becomes CANCELLED). */
+  cancel(): void;
+}
+
+export interface CollectOptions {
+  /** Sent as `Authentication` metadata when not empty. */
+  token: string;
+  /** Deadline of the whole stream. */
+  timeoutMs: number;
+}
+
+/** `unavailable`, `permission_denied`, …: the status as a metric label and a log field. */
+export function statusName(code: GrpcStatus): string {
+  return (GrpcStatus[code] ?? `code_${code}`).toLowerCase();
+}
+
+/** Opens the stream, writes every segment, ends it, and waits for the OAP's answer. */
+export function openCollectStream(client: Client, segments: readonly Buffer[], options: CollectOptions): CollectCall {
+  let cancel = (): void => {};
+  const result = new Promise<CollectOutcome>((resolve) => {
+    try {
+      const call = client.makeClientStreamRequest<Buffer, Command[]>(
+        COLLECT_PATH,
+        rawBytes,
+        decodeCommands,
+        oapMetadata(options.token),
+        { deadline: Date.now() + options.timeoutMs },
+        (error, commands) => {
+          if (error) resolve({ ok: false, code: error.code, error });
+          else resolve({ ok: true, commands: commands ?? [] });
+        },
+      );
+      cancel = () => call.cancel();
+      // The bytes are already in memory, so writing the whole batch at once costs no extra buffer.
+      for (const bytes of segments) call.write(bytes);
+      call.end();
+    } catch (thrown) {
+      // Only a closed client throws here; treat it like an unreachable OAP.
+      const error = Object.assign(new Error(`Cannot open a collect stream: ${(thrown as Error).message}`), {
+        code: GrpcStatus.UNAVAILABLE,
+        details: String(thrown),
+        metadata: oapMetadata(''),
+      }) as ServiceError;
+      resolve({ ok: false, code: GrpcStatus.UNAVAILABLE, error });
+    }
+  });
+  return { result, cancel: () => cancel() };
+}
+
+/** `send` for the durable retry queue and the dead-letter replay: one collect stream per job. */
+export function collectSender(client: Client, options: CollectOptions): SendItems {
+  return async (segments) => {
+    const outcome = await openCollectStream(client, segments, options).result;
+    if (outcome.ok) return { ok: true };
+    return { ok: false, permanent: PERMANENT_STATUSES.has(outcome.code), reason: statusName(outcome.code), message: outcome.error.details ?? outcome.error.message };
+  };
+}

@@ -1,0 +1,322 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { ComponentSettings, Host, Receiver } from '../../core/component.ts';
+import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
+import { asSkybridgeError } from '../../core/errors.ts';
+import { createKafka } from '../../core/kafka/client.ts';
+import { BurstLog } from '../../core/telemetry/burst-log.ts';
+import { decodeProtobufTraces } from '../otlp/decode-protobuf.ts';
+import type { DecodedTraces } from '../otlp/decoded-traces.ts';
+import type { KafkaReceiverConfig } from './config.ts';
+import { PartitionOffsets } from './partition-offsets.ts';
+
+/** What this member tracks for one assigned partition, for one group generation. */
+interface PartitionState {
+  readonly partition: number;
+  readonly offsets: PartitionOffsets;
+  /** Messages of this partition the pipeline refused and that wait for their retry. */
+  retrying: number;
+  paused: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * The gateway side of a Kafka tier. Consumes OTLP protobuf messages in a consumer group, hands each
+ * message's spans to the pipeline at once (without waiting for the previous message), and commits
+ * per partition the highest offset below which every message finished: its spans were exported or
+ * deliberately dropped. Ack point: a message counts as finished when `next.consume` resolved, so the
+ * gateway pipeline must acknowledge after export (`skywalking` exporter with `ack: after_export`);
+ * otherwise spans waiting in the trace buffer would be committed and lost in a crash.
+ *
+ * - A retryable refusal pauses the partition and retries the message with backoff until it is taken;
+ *   the partition resumes once none of its messages waits for a retry.
+ * - A permanent refusal, or a message that does not decode, is counted as a drop and finishes (a
+ *   poison message must not block its partition forever).
+ * - On every rebalance all tracking starts over: messages still in flight from before are abandoned
+ *   without commit (their spans may still be exported by this member: duplicates, with the same
+ *   segment ids), and the partitions' new owners read again from the last commit.
+ */
+export class KafkaReceiver implements Receiver {
+  readonly #settings: ComponentSettings;
+  readonly #config: KafkaReceiverConfig;
+  readonly #next: TraceConsumer;
+  readonly #kafka: Kafka;
+  readonly #ctx: ConsumeContext;
+  #consumer: Consumer | undefined;
+  /** Current generation's partitions; replaced wholesale on every group join. */
+  #partitions = new Map<number, PartitionState>();
+  #inFlight = 0;
+  #slotWaiters: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+  #commitTimer: NodeJS.Timeout | undefined;
+  #committing: Promise<void> | undefined;
+  #closing = false;
+  #running: Promise<void> | undefined;
+  readonly #dropLog = new BurstLog();
+  readonly #retryLog = new BurstLog();
+
+  constructor(settings: ComponentSettings, config: KafkaReceiverConfig, next: TraceConsumer) {
+    this.#settings = settings;
+    this.#config = config;
+    this.#next = next;
+    this.#ctx = { receiver: settings.id, transport: 'kafka' };
+    this.#kafka = createKafka(settings.logger, { brokers: config.brokers, clientId: config.client_id });
+  }
+
+  describe(): string[] {
+    const c = this.#config;
+    return [`Kafka topic "${c.topic}" at ${c.brokers.join(',')} (group ${c.group_id}, commits after the pipeline finished each message)`];
+  }
+
+  /** Messages handed to the pipeline and not yet finished or abandoned. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  async start(_host: Host): Promise<void> {
+    const c = this.#config;
+    this.#settings.metrics.queueCapacity.set({ component: this.#settings.id, queue: 'in_flight_messages' }, c.max_in_flight_messages);
+    const consumer = this.#kafka.consumer({
+      groupId: c.group_id,
+      sessionTimeout: c.session_timeout,
+      heartbeatInterval: c.heartbeat_interval,
+      rebalanceTimeout: c.rebalance_timeout,
+      maxWaitTimeInMs: c.max_fetch_wait,
+      allowAutoTopicCreation: false,
+      // A consumer that crashed on a retriable error restarts; one that crashed otherwise is logged.
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async (error) => {
+        this.#settings.logger.error({ error }, 'Kafka consumer crashed; restarting it.');
+        return !this.#closing;
+      } },
+    });
+    this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onGroupJoin(event.payload.memberAssignment));
+    // Connecting may wait for Kafka to come up; start resolves at once and the consumer joins when it can.
+    this.#running = this.#connectAndRun(consumer);
+    this.#commitTimer = setInterval(() => void this.#commit(), c.commit_interval);
+    this.#commitTimer.unref();
+  }
+
+  async #connectAndRun(consumer: Consumer): Promise<void> {
+    for (let attempt = 1; !this.#closing; attempt++) {
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic: this.#config.topic, fromBeginning: this.#config.initial_offset === 'earliest' });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 4,
+          eachBatch: (payload) => this.#eachBatch(payload),
+        });
+        return;
+      } catch (error) {
+        if (this.#closing) return;
+        this.#settings.logger.warn({ error, attempt }, 'Kafka consumer could not join its group yet; retrying.');
+        await consumer.disconnect().catch(() => undefined);
+        await sleep(Math.min(10_000, 500 * attempt));
+      }
+    }
+  }
+
+  #onGroupJoin(assignment: Record<string, number[]>): void {
+    const { metrics, id } = this.#settings;
+    metrics.kafkaConsumerEvents.inc({ component: id, event: 'rebalance' });
+    let abandoned = 0;
+    for (const state of this.#partitions.values()) abandoned += state.offsets.inFlight;
+    if (abandoned > 0) metrics.kafkaConsumerEvents.inc({ component: id, event: 'abandoned' }, abandoned);
+    // kafkajs re-reads every assigned partition from its committed offset after a join, so the
+    // tracking of retained partitions starts over too; in-flight messages of the old generation no
+    // longer find their state and finish without committing.
+    this.#partitions = new Map();
+    this.#settings.logger.info({ partitions: assignment[this.#config.topic] ?? [], abandoned }, 'Joined the Kafka consumer group.');
+  }
+
+  #state(partition: number): PartitionState {
+    let state = this.#partitions.get(partition);
+    if (state === undefined) {
+      state = { partition, offsets: new PartitionOffsets(), retrying: 0, paused: false };
+      this.#partitions.set(partition, state);
+    }
+    return state;
+  }
+
+  async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const state = this.#state(batch.partition);
+    const current = () => !this.#closing && isRunning() && !isStale() && this.#partitions.get(batch.partition) === state && !state.paused;
+    for (const message of batch.messages) {
+      while (this.#inFlight >= this.#config.max_in_flight_messages) {
+        await this.#slot(1_000);
+        await heartbeat();
+        if (!current()) return;
+      }
+      // Unresolved messages are fetched again once the partition resumes or the member rejoins.
+      if (!current()) return;
+      const offset = Number(message.offset);
+      state.offsets.begin(offset);
+      this.#inFlight++;
+      this.#settings.metrics.queueSize.set({ component: this.#settings.id, queue: 'in_flight_messages' }, this.#inFlight);
+      resolveOffset(message.offset);
+      this.#settings.metrics.kafkaMessages.inc({ component: this.#settings.id, topic: batch.topic, outcome: 'consumed' });
+      void this.#handle(state, offset, message.value);
+    }
+    await heartbeat();
+  }
+
+  #slot(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#slotWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Decodes one message, hands it on until taken, and records it finished (or abandoned). */
+  async #handle(state: PartitionState, offset: number, value: Buffer | null): Promise<void> {
+    const { metrics, id, logger } = this.#settings;
+    try {
+      let decoded: DecodedTraces;
+      try {
+        decoded = decodeProtobufTraces(value ?? Buffer.alloc(0));
+      } catch (error) {
+        metrics.kafkaMessages.inc({ component: id, topic: this.#config.topic, outcome: 'undecodable' });
+        const count = this.#dropLog.take();
+        if (count !== undefined) logger.warn({ error, partition: state.partition, offset, messages: count }, 'Skipped Kafka messages that are not OTLP protobuf.');
+        return this.#finish(state, offset);
+      }
+      metrics.recordDrop(id, 'invalid_input', decoded.rejectedSpans);
+      if (decoded.spanCount > 0 && !(await this.#consumeUntilTaken(state, decoded))) return;
+      this.#finish(state, offset);
+    } finally {
+      this.#inFlight--;
+      metrics.queueSize.set({ component: id, queue: 'in_flight_messages' }, this.#inFlight);
+      this.#slotWaiters.shift()?.();
+      if (this.#inFlight === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** True once the pipeline took (or permanently refused) the spans; false if the message was abandoned. */
+  async #consumeUntilTaken(state: PartitionState, decoded: DecodedTraces): Promise<boolean> {
+    const { metrics, id, logger } = this.#settings;
+    const backoff = this.#config.error_backoff;
+    let waitingForRetry = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.#next.consume(decoded.batch, this.#ctx);
+          return true;
+        } catch (err) {
+          const error = asSkybridgeError(err);
+          if (!error.retryable) {
+            // Nobody can resend a Kafka message: the spans are lost to this pipeline, counted.
+            metrics.recordDrop(id, 'refused_downstream', decoded.spanCount);
+            logger.warn({ code: error.code, error: error.message, spans: decoded.spanCount }, 'The pipeline refused spans from Kafka permanently; they are dropped and their offset committed.');
+            return true;
+          }
+          if (this.#closing || this.#partitions.get(state.partition) !== state) return false;
+          if (!waitingForRetry) {
+            waitingForRetry = true;
+            state.retrying++;
+            this.#pause(state);
+          }
+          const count = this.#retryLog.take();
+          if (count !== undefined) logger.info({ code: error.code, error: error.message, partition: state.partition, refusals: count }, 'The pipeline refused spans from Kafka for now; partition paused, retrying.');
+          const ceiling = Math.min(backoff.max_interval, backoff.initial_interval * 2 ** Math.min(attempt - 1, 30));
+          await sleep(Math.max(error.retryAfterMs ?? 0, Math.round(Math.random() * ceiling)));
+          if (this.#closing || this.#partitions.get(state.partition) !== state) return false;
+        }
+      }
+    } finally {
+      if (waitingForRetry) {
+        state.retrying--;
+        if (state.retrying === 0) this.#resume(state);
+      }
+    }
+  }
+
+  #pause(state: PartitionState): void {
+    if (state.paused) return;
+    state.paused = true;
+    this.#consumer?.pause([{ topic: this.#config.topic, partitions: [state.partition] }]);
+    this.#settings.metrics.kafkaConsumerEvents.inc({ component: this.#settings.id, event: 'partition_paused' });
+  }
+
+  #resume(state: PartitionState): void {
+    if (!state.paused) return;
+    state.paused = false;
+    if (this.#partitions.get(state.partition) !== state || this.#closing) return;
+    this.#consumer?.resume([{ topic: this.#config.topic, partitions: [state.partition] }]);
+    this.#settings.metrics.kafkaConsumerEvents.inc({ component: this.#settings.id, event: 'partition_resumed' });
+  }
+
+  #finish(state: PartitionState, offset: number): void {
+    this.#settings.metrics.kafkaMessages.inc({ component: this.#settings.id, topic: this.#config.topic, outcome: 'completed' });
+    // A message of a generation that ended does not move anything: its partition is re-read.
+    if (this.#partitions.get(state.partition) === state) state.offsets.finish(offset);
+  }
+
+  /** Commits every partition whose finished run moved; one commit at a time. */
+  #commit(): Promise<void> {
+    if (this.#committing !== undefined) return this.#committing;
+    const run = (async () => {
+      // One tick first, so `#committing` is set before the body can finish and clear it.
+      await Promise.resolve();
+      try {
+        const consumer = this.#consumer;
+        if (consumer === undefined) return;
+        const commits: { topic: string; partition: number; offset: string }[] = [];
+        const states: [PartitionState, number][] = [];
+        for (const state of this.#partitions.values()) {
+          const offset = state.offsets.committable();
+          if (offset === undefined) continue;
+          commits.push({ topic: this.#config.topic, partition: state.partition, offset: String(offset) });
+          states.push([state, offset]);
+        }
+        if (commits.length === 0) return;
+        try {
+          await consumer.commitOffsets(commits);
+          for (const [state, offset] of states) state.offsets.committed(offset);
+          this.#settings.metrics.kafkaConsumerEvents.inc({ component: this.#settings.id, event: 'commit' });
+        } catch (error) {
+          // Usually a rebalance in progress; the next round (or the partition's next owner) commits.
+          this.#settings.metrics.kafkaConsumerEvents.inc({ component: this.#settings.id, event: 'commit_failed' });
+          this.#settings.logger.debug({ error }, 'Committing Kafka offsets failed; retrying next round.');
+        }
+      } finally {
+        this.#committing = undefined;
+      }
+    })();
+    this.#committing = run;
+    return run;
+  }
+
+  #shutdown: Promise<void> | undefined;
+
+  /**
+   * Stops fetching, waits (until `deadline`) for messages in flight to finish, commits what
+   * finished, and leaves the group. Unfinished messages are not committed: the next owner reads them.
+   */
+  shutdown(deadline: AbortSignal): Promise<void> {
+    return (this.#shutdown ??= (async () => {
+      this.#closing = true;
+      clearInterval(this.#commitTimer);
+      const consumer = this.#consumer;
+      if (consumer === undefined) return;
+      for (const resolve of this.#slotWaiters.splice(0)) resolve();
+      try {
+        consumer.pause([{ topic: this.#config.topic }]);
+      } catch {
+        // Not running yet: nothing is fetched anyway.
+      }
+      const aborted = new Promise<void>((resolve) => {
+        if (deadline.aborted) resolve();
+        else deadline.addEventListener('abort', () => resolve(), { once: true });
+      });
+      if (this.#inFlight > 0) await Promise.race([new Promise<void>((resolve) => this.#idleWaiters.push(resolve)), aborted]);
+      await Promise.race([this.#commit(), aborted]);
+      await Promise.race([consumer.disconnect().catch(() => undefined), aborted]);
+      await Promise.race([this.#running, aborted]);
+    })());
+  }
+}
