@@ -74,8 +74,15 @@ export class KafkaReceiver implements Receiver {
   }
 
   async start(_host: Host): Promise<void> {
+    this.#settings.metrics.queueCapacity.set({ component: this.#settings.id, queue: 'in_flight_messages' }, this.#config.max_in_flight_messages);
+    // Connecting may wait for Kafka to come up; start resolves at once and the consumer joins when it can.
+    this.#running = this.#connectAndRun();
+    this.#commitTimer = setInterval(() => void this.#commit(), this.#config.commit_interval);
+    this.#commitTimer.unref();
+  }
+
+  #createConsumer(): Consumer {
     const c = this.#config;
-    this.#settings.metrics.queueCapacity.set({ component: this.#settings.id, queue: 'in_flight_messages' }, c.max_in_flight_messages);
     const consumer = this.#kafka.consumer({
       groupId: c.group_id,
       sessionTimeout: c.session_timeout,
@@ -83,22 +90,31 @@ export class KafkaReceiver implements Receiver {
       rebalanceTimeout: c.rebalance_timeout,
       maxWaitTimeInMs: c.max_fetch_wait,
       allowAutoTopicCreation: false,
-      // A consumer that crashed on a retriable error restarts; one that crashed otherwise is logged.
-      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async (error) => {
-        this.#settings.logger.error({ error }, 'Kafka consumer crashed; restarting it.');
-        return !this.#closing;
-      } },
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async () => !this.#closing },
     });
-    this.#consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onGroupJoin(event.payload.memberAssignment));
-    // Connecting may wait for Kafka to come up; start resolves at once and the consumer joins when it can.
-    this.#running = this.#connectAndRun(consumer);
-    this.#commitTimer = setInterval(() => void this.#commit(), c.commit_interval);
-    this.#commitTimer.unref();
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (this.#closing || consumer !== this.#consumer) return;
+      const { error, restart } = event.payload;
+      this.#settings.logger.error({ error, restart }, restart ? 'Kafka consumer crashed; kafkajs restarts it.' : 'Kafka consumer crashed on a non-retriable error; starting a new one.');
+      // kafkajs gives up on non-retriable errors (e.g. a SyncGroup refused during a rebalance);
+      // a gateway must not sit idle in that case, so it starts over with a fresh consumer.
+      if (!restart) {
+        this.#onGroupJoin({}, false);
+        this.#running = (async () => {
+          await consumer.disconnect().catch(() => undefined);
+          await sleep(1_000);
+          await this.#connectAndRun();
+        })();
+      }
+    });
+    return consumer;
   }
 
-  async #connectAndRun(consumer: Consumer): Promise<void> {
+  async #connectAndRun(): Promise<void> {
     for (let attempt = 1; !this.#closing; attempt++) {
+      const consumer = this.#createConsumer();
+      this.#consumer = consumer;
       try {
         await consumer.connect();
         await consumer.subscribe({ topic: this.#config.topic, fromBeginning: this.#config.initial_offset === 'earliest' });
@@ -118,9 +134,10 @@ export class KafkaReceiver implements Receiver {
     }
   }
 
-  #onGroupJoin(assignment: Record<string, number[]>): void {
+  /** A (re)join of the group, or a consumer replaced after a crash (`assignment` empty). */
+  #onGroupJoin(assignment: Record<string, number[]>, joined = true): void {
     const { metrics, id } = this.#settings;
-    metrics.kafkaConsumerEvents.inc({ component: id, event: 'rebalance' });
+    if (joined) metrics.kafkaConsumerEvents.inc({ component: id, event: 'rebalance' });
     let abandoned = 0;
     for (const state of this.#partitions.values()) abandoned += state.offsets.inFlight;
     if (abandoned > 0) metrics.kafkaConsumerEvents.inc({ component: id, event: 'abandoned' }, abandoned);
