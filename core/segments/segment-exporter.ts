@@ -10,7 +10,6 @@
  */
 import { z } from 'zod';
 import type { ComponentSettings, Exporter, Host } from '../component.ts';
-import { once } from '../component.ts';
 import type { ConsumeContext } from '../consumer.ts';
 import { OverloadedError, UnavailableError } from '../errors.ts';
 import { countSpans, type SpanBatch } from '../model/span-batch.ts';
