@@ -115,9 +115,12 @@ export function oapRuleViolations(segments: readonly DecodedSegment[]): string[]
       for (const ref of sp.refsList) {
         if (!ref.parentservice) problems.push(`${at}: ref with empty parentService (OAP would create "_blank")`);
         if (!ref.parenttracesegmentid) problems.push(`${at}: ref with empty parent segment id`);
-        if (ref.traceid !== seg.traceid) problems.push(`${at}: ref trace id ${ref.traceid} differs from segment's ${seg.traceid}`);
+        if (!ref.traceid) problems.push(`${at}: ref with empty trace id`);
         const parent = bySegmentId.get(ref.parenttracesegmentid);
         if (!parent) continue;
+        // A ref names its parent's trace: the same as this segment's, except for links from a
+        // batch consumer to messages produced in other traces.
+        if (ref.traceid !== parent.traceid) problems.push(`${at}: ref trace id ${ref.traceid} differs from its parent segment's ${parent.traceid}`);
         const pSpan = parent.spansList.find((s) => s.spanid === ref.parentspanid);
         if (!pSpan) {
           problems.push(`${at}: ref points at span ${ref.parentspanid} missing from parent segment`);
