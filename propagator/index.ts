@@ -5,5 +5,6 @@
  */
 export { SkyWalkingPropagator, type SkyWalkingPropagatorOptions } from './skywalking-propagator.ts';
 export { SkyWalkingSpanProcessor, segmentPositionOf, type LocalRoot, type SegmentPosition, type SkyWalkingSpanProcessorOptions } from './skywalking-span-processor.ts';
+export { W3CTraceContextPropagator } from './w3c-trace-context-propagator.ts';
 export { RandomTraceIdFlagProcessor, type RandomTraceIdFlagProcessorOptions } from './random-trace-id-flag-processor.ts';
 export { SW_SPAN_ID_ATTRIBUTE, SW_TRACESTATE_KEY, type SkyWalkingParent } from '../core/propagation/skywalking-continuation.ts';

@@ -21,14 +21,14 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import type * as NodeHttp from 'node:http';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { RandomTraceIdFlagProcessor, SkyWalkingPropagator, SkyWalkingSpanProcessor } from 'skybridge/propagator';
+import { RandomTraceIdFlagProcessor, SkyWalkingPropagator, SkyWalkingSpanProcessor, W3CTraceContextPropagator } from 'skybridge/propagator';
 
 const serviceName = process.env.OTEL_SERVICE_NAME || 'w3c-test-service';
 const provider = new NodeTracerProvider({

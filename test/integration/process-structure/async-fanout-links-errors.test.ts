@@ -30,7 +30,7 @@ describe('process structure through skybridge', () => {
   after(() => harness.stop());
 
   async function send(batch: SpanBatch) {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeExportTraceServiceRequest(batch) });
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(encodeExportTraceServiceRequest(batch)) });
     assert.equal(res.status, 200);
   }
   const segmentsOf = (traceId: string) => (harness.oap.segments as DecodedSegment[]).filter((s) => s.traceid === traceId);
