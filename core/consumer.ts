@@ -24,4 +24,16 @@ export interface TraceConsumer {
   /** True if `consume` mutates the batch; the fan-out hands such consumers their own copy. */
   readonly mutatesData: boolean;
   consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void>;
+  /**
+   * The source took these traces back: a Kafka partition moved to another gateway, which reads its
+   * uncommitted messages again. Drop every span held for them without deciding or exporting it
+   * (the new owner does that, once), and reject with a retryable error the acknowledgements still
+   * waiting on them. A stage that holds nothing passes the call on; absent means nothing to drop.
+   */
+  abandon?(traceIds: ReadonlySet<string>): void;
+}
+
+/** Passes `abandon` on to `next` (for stages that hold no spans themselves). */
+export function forwardAbandon(next: TraceConsumer): Pick<TraceConsumer, 'abandon'> {
+  return next.abandon === undefined ? {} : { abandon: (traceIds) => next.abandon!(traceIds) };
 }

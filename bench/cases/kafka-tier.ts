@@ -35,6 +35,8 @@ export interface KafkaTierCaseOptions {
   templates: number;
   quietPeriod: string;
   workDir: string;
+  /** `--cpu-prof`: write `skybridge-<process>.cpuprofile` for the agent and each gateway to workDir. */
+  cpuProf: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,7 +87,8 @@ export async function runKafkaTierCase(o: KafkaTierCaseOptions) {
     const telemetry = await freePort();
     const file = join(o.workDir, `skybridge-${name}.yaml`);
     writeFileSync(file, `# Written by bench/cases/kafka-tier.ts for one benchmark run.\n${yaml}telemetry: { endpoint: "127.0.0.1:${telemetry}", log_level: warn }\n`);
-    const proc = new MeasuredProcess({ command: process.execPath, args: [join(ROOT, 'bin/skybridge.mjs'), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
+    const profile = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.workDir}`, `--cpu-prof-name=skybridge-${name}.cpuprofile`] : [];
+    const proc = new MeasuredProcess({ command: process.execPath, args: [...profile, join(ROOT, 'bin/skybridge.mjs'), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
     procs.push({ name, proc, telemetry });
     await waitUntilReady(proc, telemetry, 30_000);
     proc.startSampling();

@@ -115,6 +115,13 @@ export interface SpanBatch {
   resourceSpans: ResourceSpans[];
 }
 
+/** The distinct trace ids of a batch's spans. */
+export function traceIdsOf(batch: SpanBatch): Set<string> {
+  const ids = new Set<string>();
+  for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) ids.add(span.traceId);
+  return ids;
+}
+
 export function countSpans(batch: SpanBatch): number {
   let n = 0;
   for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;

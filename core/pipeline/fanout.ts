@@ -26,4 +26,8 @@ export class Fanout implements TraceConsumer {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
+
+  abandon(traceIds: ReadonlySet<string>): void {
+    for (const c of this.#consumers) c.abandon?.(traceIds);
+  }
 }

@@ -2,7 +2,7 @@
  * Wrappers the runtime puts around every component so the standard counters exist without any
  * component hand-rolling them (the Collector's obsreport).
  */
-import type { ConsumeContext, TraceConsumer } from '../consumer.ts';
+import { forwardAbandon, type ConsumeContext, type TraceConsumer } from '../consumer.ts';
 import { asSkybridgeError } from '../errors.ts';
 import { countSpans, type SpanBatch } from '../model/span-batch.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -11,6 +11,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 export function observeReceiverOutput(receiverId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
   return {
     mutatesData: next.mutatesData,
+    ...forwardAbandon(next),
     async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       const n = countSpans(batch);
       try {
@@ -29,6 +30,7 @@ export function observeReceiverOutput(receiverId: string, next: TraceConsumer, m
 export function observeProcessorInput(processorId: string, consumer: TraceConsumer, metrics: Metrics): TraceConsumer {
   return {
     mutatesData: consumer.mutatesData,
+    ...forwardAbandon(consumer),
     consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       metrics.processorIncomingSpans.inc({ component: processorId }, countSpans(batch));
       return consumer.consume(batch, ctx);
@@ -39,6 +41,7 @@ export function observeProcessorInput(processorId: string, consumer: TraceConsum
 export function observeProcessorOutput(processorId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
   return {
     mutatesData: next.mutatesData,
+    ...forwardAbandon(next),
     async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       await next.consume(batch, ctx);
       metrics.processorOutgoingSpans.inc({ component: processorId }, countSpans(batch));

@@ -87,4 +87,21 @@ describe('AfterExportAcks', () => {
     await tick();
     assert.equal(ack.state, 'rejected: SKB_ERR_UNAVAILABLE');
   });
+
+  it('rejects, retryably, the batches waiting for the next flush of an abandoned trace, and only those', async () => {
+    const acks = new AfterExportAcks('skywalking', 10_000);
+    const abandoned = track(acks.settle(acks.begin(['t1']), () => true));
+    const other = track(acks.settle(acks.begin(['t2']), () => true));
+    // A batch of t3 whose flush is already being delivered waits for that delivery, abandoned or not.
+    const receipt = acks.flushed('t3', 1);
+    const delivering = track(acks.settle(acks.begin(['t3']), () => false));
+    acks.abandonTraces(new Set(['t1', 't3']), new UnavailableError('abandoned'));
+    await tick();
+    assert.deepEqual([abandoned.state, other.state, delivering.state], ['rejected: SKB_ERR_UNAVAILABLE', 'pending', 'pending']);
+    receipt.done();
+    acks.flushed('t2', 1).done();
+    await tick();
+    assert.deepEqual([other.state, delivering.state], ['resolved', 'resolved']);
+    assert.equal(acks.waiting, 0);
+  });
 });

@@ -183,6 +183,18 @@ export class AfterExportAcks {
     if (waiter) this.#finish(waiter, error);
   }
 
+  /**
+   * Reject the batches waiting for the next flush of any of these traces: the assembler dropped
+   * their spans unflushed, so that flush will not come. Batches waiting only on flushes already
+   * being delivered keep waiting for them.
+   */
+  abandonTraces(traceIds: ReadonlySet<string>, error: SkybridgeError): void {
+    for (const traceId of traceIds) {
+      const waiting = this.#awaitingFlush.get(traceId);
+      if (waiting !== undefined) for (const waiter of [...waiting]) this.#finish(waiter, error);
+    }
+  }
+
   /** Reject every batch still waiting (the exporter stopped without settling them). */
   abandonAll(error: SkybridgeError): void {
     for (const waiter of [...this.#waiters.values()]) this.#finish(waiter, error);

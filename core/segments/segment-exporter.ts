@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { ComponentSettings, Exporter, Host } from '../component.ts';
 import type { ConsumeContext } from '../consumer.ts';
 import { OverloadedError, UnavailableError } from '../errors.ts';
-import { countSpans, type SpanBatch } from '../model/span-batch.ts';
+import { countSpans, traceIdsOf, type SpanBatch } from '../model/span-batch.ts';
 import { duration } from '../config/units.ts';
 import { AfterExportAcks, type DeliveryReceipt } from './after-export-acks.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
@@ -43,12 +43,6 @@ export interface SegmentExporterOptions {
    * `deliver` gets.
    */
   ackAfterExport?: { timeoutMs: number } | undefined;
-}
-
-function traceIdsOf(batch: SpanBatch): Set<string> {
-  const ids = new Set<string>();
-  for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) ids.add(span.traceId);
-  return ids;
 }
 
 export abstract class SegmentExporter implements Exporter {
@@ -100,6 +94,13 @@ export abstract class SegmentExporter implements Exporter {
     }
     this.settings.metrics.exporterIncomingSpans.inc({ component: this.settings.id }, countSpans(batch));
     await acks.settle(pending, (traceId) => this.assembler.holds(traceId));
+  }
+
+  /** Drops the held spans of traces the source took back; batches waiting on them are refused (retryable). */
+  abandon(traceIds: ReadonlySet<string>): void {
+    const spans = this.assembler.abandon(traceIds);
+    this.#acks?.abandonTraces(traceIds, new UnavailableError(`Exporter ${this.settings.id}: the source took these traces back (abandoned).`));
+    if (spans > 0) this.settings.logger.debug({ traces: traceIds.size, spans }, 'Dropped the held spans of traces the source took back.');
   }
 
   async start(host: Host): Promise<void> {

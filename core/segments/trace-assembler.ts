@@ -124,6 +124,18 @@ export class TraceAssembler {
     this.#updateGauges();
   }
 
+  /**
+   * Drops the held spans of these traces without building segments (the source took them back);
+   * returns how many spans were dropped. Spans of theirs flushed earlier stay in the index.
+   */
+  abandon(traceIds: ReadonlySet<string>): number {
+    let spans = 0;
+    for (const traceId of traceIds) spans += this.#buffer.remove(traceId)?.spans.size ?? 0;
+    if (spans > 0) this.#settings.metrics.recordDrop(this.#settings.id, 'abandoned', spans, true);
+    this.#updateGauges();
+    return spans;
+  }
+
   flushAll(reason: FlushReason): void {
     for (const trace of this.#buffer.drain()) this.#flush(trace, reason);
     this.#updateGauges();

@@ -22,7 +22,9 @@ export type DropReason =
   | 'shutdown_timeout'
   | 'sampled_out'
   | 'memory_limit'
-  | 'translation_failed';
+  | 'translation_failed'
+  /** Handed back to the source (a Kafka partition's new owner reads the spans again); not a loss. */
+  | 'abandoned';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -141,7 +143,7 @@ export class Metrics {
   });
   readonly batchFlushes = new Counter({
     name: 'skybridge_batch_flushes_total',
-    help: 'Batches the batch processor sent on, by what triggered them (size, bytes, timeout, shutdown).',
+    help: 'Batches the batch processor sent on, by what triggered them (size, bytes, timeout, shutdown, abandon).',
     labelNames: ['component', 'reason'] as const,
     registers: [this.registry],
   });

@@ -90,6 +90,28 @@ describe('skywalking exporter, ack: after_export', () => {
     assert.equal(oap.segments.length, 3); // the resent spans were recognised, not sent twice
   });
 
+  it('drops an abandoned trace unexported and refuses its waiting batches retryably; other traces go on', async () => {
+    const oap = await StandInOap.start();
+    cleanups.push(() => oap.stop());
+    const s = settings();
+    const exporter = await start({ endpoint: oap.endpoint, ack: 'after_export', ack_timeout: '5s', assembly: { quiet_period: '300ms' } }, s);
+    const taken = threeServiceTrace();
+    const kept = threeServiceTrace();
+    const takenAck = track(exporter.consume(batchOf(taken.batches.frontend, taken.batches.orders, taken.batches.payments), ctx));
+    const keptAck = track(exporter.consume(batchOf(kept.batches.frontend, kept.batches.orders, kept.batches.payments), ctx));
+    exporter.abandon(new Set([taken.traceId]));
+    await eventually(() => takenAck.state !== 'pending', 1000, 'the abandoned batch to be answered');
+    assert.equal(takenAck.state, 'rejected: SKB_ERR_UNAVAILABLE');
+    assert.equal((takenAck.error as { retryable: boolean }).retryable, true);
+    await eventually(() => keptAck.state === 'resolved', 5000, 'the other trace to be exported');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(oap.segments.length, 3, 'only the trace not abandoned was exported');
+    assert.equal(new Set(oap.segments.map((seg) => seg.traceid)).size, 1);
+    const dropped = (await s.metrics.droppedSpans.get()).values.find((v) => v.labels.reason === 'abandoned');
+    assert.equal(dropped?.value, 6);
+    assert.equal(dropped?.labels.intentional, 'true');
+  });
+
   it('refuses with a retryable UNAVAILABLE when the OAP stays down past ack_timeout', async () => {
     const oap = await StandInOap.start();
     cleanups.push(() => oap.stop());

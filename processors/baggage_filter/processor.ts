@@ -64,6 +64,10 @@ export class BaggageFilterProcessor implements Processor {
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
 
+  abandon(traceIds: ReadonlySet<string>): void {
+    this.#next.abandon?.(traceIds);
+  }
+
   consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
     this.filter(batch);
     return this.#next.consume(batch, ctx);

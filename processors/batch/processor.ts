@@ -6,7 +6,7 @@ import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import type { BatchConfig } from './config.ts';
 import { groupByTrace, PendingBatch, type EnvelopeSizes, type TraceGroup } from './trace-groups.ts';
 
-export type FlushReason = 'size' | 'bytes' | 'timeout' | 'shutdown';
+export type FlushReason = 'size' | 'bytes' | 'timeout' | 'shutdown' | 'abandon';
 
 /** Settles once the batch it belongs to was accepted (or refused) downstream. */
 class BatchOutcome {
@@ -96,6 +96,16 @@ export class BatchProcessor implements Processor {
 
     if (!this.#config.wait_for_result) return;
     await Promise.all([...outcomes].map((o) => o.promise));
+  }
+
+  /**
+   * Sends what the lanes hold first, so the abandoned traces' spans are downstream when the next
+   * stage drops them (their callers then see its rejection), rather than sent after it.
+   */
+  abandon(traceIds: ReadonlySet<string>): void {
+    this.#flush(this.#lanes.ordinary, 'abandon');
+    this.#flush(this.#lanes.whole, 'abandon');
+    this.#next.abandon?.(traceIds);
   }
 
   /** Adds one trace group, sending the batch before it when the group would push it over a cap. */

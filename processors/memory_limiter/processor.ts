@@ -69,6 +69,10 @@ export class MemoryLimiterProcessor implements Processor {
     this.#timer.unref?.();
   }
 
+  abandon(traceIds: ReadonlySet<string>): void {
+    this.#next.abandon?.(traceIds);
+  }
+
   consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
     if (this.#state !== MemoryState.OK) {
       const n = countSpans(batch);

@@ -77,6 +77,13 @@ export const tailSamplingConfigSchema = z
       .enum(['none', 'w3c', 'sw8', 'both'])
       .default('none')
       .describe('Keep traces an upstream caller sampled: w3c = a span whose parent is outside the trace carries the W3C sampled flag; sw8 = a span continues a SkyWalking trace whose sw8 sample flag is 1.'),
+    ack: z
+      .enum(['on_buffer', 'after_decision'])
+      .default('on_buffer')
+      .describe('When a batch is acknowledged to its sender: on_buffer = once its spans are held (memory); after_decision = once its traces were decided and the kept ones accepted by the next stage. A Kafka gateway needs after_decision (with the exporter on ack: after_export), or it commits offsets of spans still in memory.'),
+    ack_timeout: duration({ min: '100ms', max: '30m' })
+      .prefault('60s')
+      .describe('With ack: after_decision, how long a batch may wait before its sender gets a retryable error (it resends; held spans are recognised as duplicates). Keep it above decision_wait plus the exporter\'s own wait.'),
     policies: z
       .array(policySchema)
       .default([])
@@ -92,6 +99,10 @@ export const tailSamplingConfigSchema = z
         });
       })
       .describe('error | latency | keep policies make a trace must-keep; drop policies win over everything.'),
+  })
+  .refine((c) => c.ack !== 'after_decision' || c.ack_timeout > c.decision_wait, {
+    message: 'ack_timeout must be longer than decision_wait: a trace may wait that long for its decision. Fix: raise ack_timeout or lower decision_wait.',
+    path: ['ack_timeout'],
   })
   .describe('Tail sampling with a SkyWalking-style budget of traces per 3 seconds, the same choice on every replica.');
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ComponentSettings } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
-import { OverloadedError, UnavailableError } from '../../core/errors.ts';
+import { InvalidInputError, OverloadedError, UnavailableError } from '../../core/errors.ts';
 import type { SpanBatch } from '../../core/model/span-batch.ts';
 import { encodeTracestateValue, otelSpanIdFromSkyWalking } from '../../core/propagation/skywalking-continuation.ts';
 import { createLogger } from '../../core/telemetry/logger.ts';
@@ -381,5 +381,103 @@ describe('tail_sampling backpressure and shutdown', () => {
     await processor.consume(wholeBatch(checkoutTrace({ traceId: 'e'.repeat(32), startMs: W0 })), ctx);
     await processor.shutdown(AbortSignal.timeout(200));
     assert.equal(await counter('droppedSpans', { reason: 'shutdown_timeout' }), 6);
+  });
+});
+
+/** Settles to 'resolved', 'rejected: <code>' or stays 'pending'. */
+function track(promise: Promise<void>): { state: string } {
+  const t = { state: 'pending' };
+  promise.then(
+    () => (t.state = 'resolved'),
+    (error: { code?: string }) => (t.state = `rejected: ${error.code}`),
+  );
+  return t;
+}
+
+/** A next stage that answers each release only when the test says so (an exporter on after_export). */
+class GatedSink extends Sink {
+  readonly gates: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  readonly abandoned: string[][] = [];
+  override async consume(batch: SpanBatch, c: ConsumeContext): Promise<void> {
+    await super.consume(batch, c);
+    await new Promise<void>((resolve, reject) => this.gates.push({ resolve, reject }));
+  }
+  abandon(traceIds: ReadonlySet<string>): void {
+    this.abandoned.push([...traceIds]);
+  }
+}
+
+describe('tail_sampling ack: after_decision', () => {
+  function gated(config: Record<string, unknown>) {
+    const clock = { now: W0 };
+    const metrics = new Metrics();
+    const settings: ComponentSettings = { id: 'tail_sampling', kind: 'processor', logger: createLogger({ level: 'silent' }), metrics };
+    const sink = new GatedSink();
+    const processor = new TailSamplingProcessor(settings, tailSamplingConfigSchema.parse({ ack: 'after_decision', ...config }), sink, { clock: () => clock.now });
+    /** Moves the fake clock on by `ms`, ticking every 100 ms as the timer would. */
+    const advance = (ms: number) => {
+      const end = clock.now + ms;
+      while (clock.now < end) {
+        clock.now = Math.min(end, clock.now + 100);
+        processor.tick();
+      }
+    };
+    return { processor, sink, advance, metrics };
+  }
+  const ids = seededIds(7);
+
+  it('validates ack_timeout against decision_wait', () => {
+    assert.equal(tailSamplingConfigSchema.parse({}).ack, 'on_buffer');
+    assert.throws(() => tailSamplingConfigSchema.parse({ ack: 'after_decision', decision_wait: '30s', ack_timeout: '10s' }), /ack_timeout must be longer than decision_wait/);
+  });
+
+  it('answers a kept trace\'s batch once the next stage accepted its release, and a dropped one\'s at the decision', async () => {
+    const { processor, sink, advance } = gated({ quiet_period: '200ms', policies: [{ name: 'health', type: 'drop', drop: { endpoint: '*/healthz' } }] });
+    const kept = checkoutTrace({ traceId: ids(), startMs: W0 });
+    const health = checkoutTrace({ traceId: ids(), startMs: W0, route: '/healthz' });
+    const keptAck = track(processor.consume(wholeBatch(kept), ctx));
+    const healthAck = track(processor.consume(wholeBatch(health), ctx));
+    await settle();
+    assert.deepEqual([keptAck.state, healthAck.state], ['pending', 'pending'], 'held, undecided');
+    advance(300);
+    await settle();
+    assert.equal(healthAck.state, 'resolved', 'sampled out: nothing more to wait for');
+    assert.equal(keptAck.state, 'pending', 'released, not yet accepted downstream');
+    assert.deepEqual(sink.kept(), new Set([kept.traceId]));
+    sink.gates.shift()!.resolve();
+    await settle();
+    assert.equal(keptAck.state, 'resolved');
+  });
+
+  it('fails a batch whose kept trace the next stage refused for good', async () => {
+    const { processor, sink, advance } = gated({ quiet_period: '200ms' });
+    const t = checkoutTrace({ traceId: ids(), startMs: W0 });
+    const ack = track(processor.consume(wholeBatch(t), ctx));
+    advance(300);
+    await settle();
+    sink.gates.shift()!.reject(new InvalidInputError('refused'));
+    await settle();
+    assert.equal(ack.state, 'rejected: SKB_ERR_INPUT_INVALID');
+  });
+
+  it('abandons held traces undecided: their batches are refused retryably, nothing is released, the next stage is told', async () => {
+    const { processor, sink, advance, metrics } = gated({ quiet_period: '200ms', sample_n_per_3_secs: 10 });
+    const taken = checkoutTrace({ traceId: ids(), startMs: W0 });
+    const other = checkoutTrace({ traceId: ids(), startMs: W0 });
+    const takenAck = track(processor.consume(wholeBatch(taken), ctx));
+    const otherAck = track(processor.consume(wholeBatch(other), ctx));
+    processor.abandon(new Set([taken.traceId]));
+    await settle();
+    assert.equal(takenAck.state, 'rejected: SKB_ERR_UNAVAILABLE');
+    assert.deepEqual(sink.abandoned, [[taken.traceId]]);
+    assert.equal(processor.heldTraces, 1);
+    advance(3_000 + 10_000 + 500); // past the window's close and its grace
+    await settle();
+    assert.deepEqual(sink.kept(), new Set([other.traceId]), 'only the trace not abandoned was decided and kept');
+    sink.gates.shift()!.resolve();
+    await settle();
+    assert.equal(otherAck.state, 'resolved');
+    const dropped = (await metrics.droppedSpans.get()).values.find((v) => v.labels.reason === 'abandoned');
+    assert.equal(dropped?.value, 6);
   });
 });

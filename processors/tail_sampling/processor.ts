@@ -5,9 +5,11 @@
  * (budget.ts). Kept traces go on as whole traces (`wholeTraces`), so a segment exporter builds them
  * at once and the spans are held once, not twice. Late spans follow the remembered decision.
  *
- * Ack point: `consume` resolves once the spans are in the buffer (memory). Kept traces are handed
- * on from the decision timer; while the next stage refuses them, they are retried and `consume`
- * refuses new spans with a retryable status, so backpressure reaches the senders.
+ * Ack point: `consume` resolves once the spans are in the buffer (memory), or with `ack:
+ * after_decision` once their traces were decided and the kept ones accepted downstream
+ * (decision-acks.ts). Kept traces are handed on from the decision timer; while the next stage
+ * refuses them, they are retried and `consume` refuses new spans with a retryable status, so
+ * backpressure reaches the senders.
  */
 import type { ComponentSettings, Processor } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
@@ -18,6 +20,7 @@ import { estimateSpanBytes } from '../../core/traces/span-size.ts';
 import { TraceBuffer, type EvictReason, type HeldTrace } from '../../core/traces/trace-buffer.ts';
 import { WindowBudget, type ClosedWindow } from './budget.ts';
 import { BUDGET_POLICY, type TailSamplingConfig } from './config.ts';
+import { DecisionAcks } from './decision-acks.ts';
 import { DecisionCache } from './decision-cache.ts';
 import { PolicySet, type Classification, type SampledSpan } from './policies.ts';
 
@@ -46,6 +49,8 @@ export class TailSamplingProcessor implements Processor {
   /** Undefined when sample_n_per_3_secs is 0: every trace no drop policy matched is kept. */
   readonly #budget: WindowBudget | undefined;
   readonly #decisions: DecisionCache;
+  /** Set with ack: after_decision. */
+  readonly #acks: DecisionAcks | undefined;
   readonly #releaseContext: ConsumeContext;
   /** Kept traces waiting to be handed on, oldest first. */
   #outbox: Trace[] = [];
@@ -74,6 +79,7 @@ export class TailSamplingProcessor implements Processor {
     this.#policies = new PolicySet(config);
     this.#budget = config.sample_n_per_3_secs > 0 ? new WindowBudget(config.sample_n_per_3_secs, config.decision_wait) : undefined;
     this.#decisions = new DecisionCache(config.decision_cache_size);
+    this.#acks = config.ack === 'after_decision' ? new DecisionAcks(settings.id, config.ack_timeout) : undefined;
     this.#releaseContext = { receiver: settings.id, transport: 'tail_sampling', wholeTraces: true };
     this.#buffer = new TraceBuffer<SampledSpan>(
       {
@@ -116,6 +122,7 @@ export class TailSamplingProcessor implements Processor {
     // Spans of one trace usually come together: look its decision up once per run.
     let lastTraceId = '';
     let decision: boolean | undefined;
+    const buffered = this.#acks ? new Set<string>() : undefined;
     for (const rs of batch.resourceSpans) {
       for (const ss of rs.scopeSpans) {
         for (const span of ss.spans) {
@@ -139,12 +146,16 @@ export class TailSamplingProcessor implements Processor {
           } else {
             const entry: SampledSpan = { span, scope: ss.scope, resource: rs.resource, resourceSchemaUrl: rs.schemaUrl, scopeSchemaUrl: ss.schemaUrl };
             if (this.#buffer.add(entry, now) === undefined) duplicates++;
+            // A duplicate is held too: its batch waits for the trace's decision all the same.
+            buffered?.add(span.traceId);
           }
         }
       }
     }
     const { id: component, metrics } = this.#settings;
     if (duplicates > 0) metrics.recordDrop(component, 'duplicate', duplicates, true);
+    // Registered before enforceBounds, which may decide some of these traces at once.
+    const decided = buffered ? this.#acks!.wait(buffered) : undefined;
     if (lateDropped > 0) {
       metrics.samplingLateSpans.inc({ component, decision: 'dropped' }, lateDropped);
       metrics.recordDrop(component, 'sampled_out', lateDropped, true);
@@ -156,8 +167,38 @@ export class TailSamplingProcessor implements Processor {
       metrics.samplingLateSpans.inc({ component, decision: 'kept' }, lateKept);
       // An ordinary batch: the segment exporter holds these a quiet period and refs their parents
       // through its index of flushed spans.
-      await this.#next.consume({ resourceSpans: [...late.values()].map((r) => r.rs) }, { receiver: ctx.receiver, transport: ctx.transport });
+      const forwarded = this.#next.consume({ resourceSpans: [...late.values()].map((r) => r.rs) }, { receiver: ctx.receiver, transport: ctx.transport });
+      if (decided) await Promise.all([decided, forwarded]);
+      else await forwarded;
+    } else if (decided) {
+      await decided;
     }
+  }
+
+  /**
+   * The source took these traces back (Kafka rebalance): held and not-yet-released kept traces are
+   * dropped undecided, their batches refused (retryable), and the next stage told the same. Traces
+   * in a release already handed on are the next stage's to abandon.
+   */
+  abandon(traceIds: ReadonlySet<string>): void {
+    let spans = 0;
+    for (const traceId of traceIds) {
+      const trace = this.#buffer.remove(traceId);
+      if (trace === undefined) continue;
+      spans += trace.spans.size;
+      this.#budget?.withdraw(traceId);
+    }
+    const outbox = this.#outbox.filter((trace) => !traceIds.has(trace.traceId));
+    for (const trace of this.#outbox) {
+      if (!traceIds.has(trace.traceId)) continue;
+      spans += trace.spans.size;
+      this.#outboxSpans -= trace.spans.size;
+    }
+    this.#outbox = outbox;
+    this.#settings.metrics.recordDrop(this.#settings.id, 'abandoned', spans, true);
+    this.#acks?.failed(traceIds, new UnavailableError(`Processor ${this.#settings.id}: the source took these traces back (abandoned).`));
+    this.#updateGauges();
+    this.#next.abandon?.(traceIds);
   }
 
   async start(): Promise<void> {
@@ -216,6 +257,7 @@ export class TailSamplingProcessor implements Processor {
         this.#outbox = [];
         this.#outboxSpans -= waiting;
       }
+      this.#acks?.failAll(new UnavailableError(`Processor ${this.#settings.id} shut down before the batch's traces were handed on.`));
       this.#updateGauges();
     })());
   }
@@ -321,8 +363,10 @@ export class TailSamplingProcessor implements Processor {
     if (kept) {
       this.#outbox.push(trace);
       this.#outboxSpans += trace.spans.size;
+      this.#acks?.kept(trace.traceId);
     } else {
       metrics.recordDrop(component, 'sampled_out', trace.spans.size, true);
+      this.#acks?.dropped(trace.traceId);
     }
   }
 
@@ -348,6 +392,7 @@ export class TailSamplingProcessor implements Processor {
     const { id: component, metrics, logger } = this.#settings;
     try {
       await this.#next.consume(toBatch(traces), this.#releaseContext);
+      this.#acks?.released(traces.map((t) => t.traceId));
       this.#refusing = false;
       this.#retryDelayMs = RETRY_INITIAL_MS;
       this.#outboxSpans -= spans;
@@ -371,6 +416,7 @@ export class TailSamplingProcessor implements Processor {
         this.#outboxSpans -= spans;
         const reason = error.retryable ? 'shutdown_timeout' : 'refused_downstream';
         metrics.recordDrop(component, reason, spans);
+        this.#acks?.failed(traces.map((t) => t.traceId), error);
         const n = this.#refusedLog.take();
         if (n !== undefined) logger.warn({ code: error.code, error: error.message, spans, reason }, 'The next stage did not take kept traces; they were dropped.');
       }

@@ -3,6 +3,7 @@ import type { ComponentSettings, Host, Receiver } from '../../core/component.ts'
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
 import { asSkybridgeError } from '../../core/errors.ts';
 import { createKafka } from '../../core/kafka/client.ts';
+import { traceIdsOf } from '../../core/model/span-batch.ts';
 import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import { decodeProtobufTraces } from '../otlp/decode-protobuf.ts';
 import type { DecodedTraces } from '../otlp/decoded-traces.ts';
@@ -13,6 +14,8 @@ import { PartitionOffsets } from './partition-offsets.ts';
 interface PartitionState {
   readonly partition: number;
   readonly offsets: PartitionOffsets;
+  /** Trace ids of each message in flight, by offset: what to abandon if the partition is revoked. */
+  readonly traces: Map<number, ReadonlySet<string>>;
   /** Messages of this partition the pipeline refused and that wait for their retry. */
   retrying: number;
   paused: boolean;
@@ -32,9 +35,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *   the partition resumes once none of its messages waits for a retry.
  * - A permanent refusal, or a message that does not decode, is counted as a drop and finishes (a
  *   poison message must not block its partition forever).
- * - On every rebalance all tracking starts over: messages still in flight from before are abandoned
- *   without commit (their spans may still be exported by this member: duplicates, with the same
- *   segment ids), and the partitions' new owners read again from the last commit.
+ * - On every rebalance all tracking starts over: messages still in flight from before finish
+ *   without commit, and every assigned partition is read again from its last commit (kafkajs does
+ *   that after each join). For partitions this member lost, the pipeline is told to abandon the
+ *   messages' traces (`TraceConsumer.abandon`): held spans are dropped undecided and unexported, so
+ *   the new owner decides and exports them once. For partitions it kept, the re-read spans meet
+ *   their held copies and are recognised as duplicates. What was already being exported when the
+ *   group rebalanced may reach the OAP twice, with the same segment ids.
  */
 export class KafkaReceiver implements Receiver {
   readonly #settings: ComponentSettings;
@@ -138,20 +145,28 @@ export class KafkaReceiver implements Receiver {
   #onGroupJoin(assignment: Record<string, number[]>, joined = true): void {
     const { metrics, id } = this.#settings;
     if (joined) metrics.kafkaConsumerEvents.inc({ component: id, event: 'rebalance' });
+    const assigned = new Set(assignment[this.#config.topic] ?? []);
     let abandoned = 0;
-    for (const state of this.#partitions.values()) abandoned += state.offsets.inFlight;
+    const abandonedTraces = new Set<string>();
+    for (const state of this.#partitions.values()) {
+      if (assigned.has(state.partition)) continue;
+      abandoned += state.traces.size;
+      for (const traceIds of state.traces.values()) for (const traceId of traceIds) abandonedTraces.add(traceId);
+    }
     if (abandoned > 0) metrics.kafkaConsumerEvents.inc({ component: id, event: 'abandoned' }, abandoned);
+    // Before the new generation's first message: nothing of these traces may leave this member.
+    if (abandonedTraces.size > 0) this.#next.abandon?.(abandonedTraces);
     // kafkajs re-reads every assigned partition from its committed offset after a join, so the
     // tracking of retained partitions starts over too; in-flight messages of the old generation no
     // longer find their state and finish without committing.
     this.#partitions = new Map();
-    this.#settings.logger.info({ partitions: assignment[this.#config.topic] ?? [], abandoned }, 'Joined the Kafka consumer group.');
+    this.#settings.logger.info({ partitions: [...assigned], abandonedMessages: abandoned, abandonedTraces: abandonedTraces.size }, 'Joined the Kafka consumer group.');
   }
 
   #state(partition: number): PartitionState {
     let state = this.#partitions.get(partition);
     if (state === undefined) {
-      state = { partition, offsets: new PartitionOffsets(), retrying: 0, paused: false };
+      state = { partition, offsets: new PartitionOffsets(), traces: new Map(), retrying: 0, paused: false };
       this.#partitions.set(partition, state);
     }
     return state;
@@ -203,9 +218,12 @@ export class KafkaReceiver implements Receiver {
         return this.#finish(state, offset);
       }
       metrics.recordDrop(id, 'invalid_input', decoded.rejectedSpans);
-      if (decoded.spanCount > 0 && !(await this.#consumeUntilTaken(state, decoded))) return;
+      if (decoded.spanCount === 0) return this.#finish(state, offset);
+      state.traces.set(offset, traceIdsOf(decoded.batch));
+      if (!(await this.#consumeUntilTaken(state, decoded))) return;
       this.#finish(state, offset);
     } finally {
+      state.traces.delete(offset);
       this.#inFlight--;
       metrics.queueSize.set({ component: id, queue: 'in_flight_messages' }, this.#inFlight);
       this.#slotWaiters.shift()?.();

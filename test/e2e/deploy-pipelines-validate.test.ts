@@ -20,8 +20,10 @@ describe('deploy pipeline files', () => {
     });
   }
 
-  it('the gateway acknowledges Kafka only after export', async () => {
+  it('the gateway acknowledges Kafka only after export, and after the sampling decision', async () => {
     const { readFileSync } = await import('node:fs');
-    assert.match(readFileSync(join(ROOT, 'deploy/pipelines.gateway.yaml'), 'utf8'), /^\s+ack: after_export$/m);
+    const gateway = readFileSync(join(ROOT, 'deploy/pipelines.gateway.yaml'), 'utf8');
+    assert.match(gateway, /^\s+ack: after_export$/m);
+    assert.match(gateway, /^\s+ack: after_decision$/m);
   });
 });
