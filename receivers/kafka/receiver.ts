@@ -100,6 +100,10 @@ export class KafkaReceiver implements Receiver {
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async () => !this.#closing },
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onGroupJoin(event.payload.memberAssignment));
+    // A rebalance is starting: commit what finished now, while this member still owns its
+    // partitions (a broker accepts the current generation's commits until the group re-forms), so
+    // the next owners re-read as little as possible of what was already exported.
+    consumer.on(consumer.events.REBALANCING, () => void this.#commit());
     consumer.on(consumer.events.CRASH, (event) => {
       if (this.#closing || consumer !== this.#consumer) return;
       const { error, restart } = event.payload;
