@@ -20,6 +20,7 @@ import { MeasuredProcess } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
+import { waitForSettledGroup } from './kafka-group.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TOPIC = 'otlp_spans';
@@ -83,41 +84,63 @@ export async function runKafkaTierCase(o: KafkaTierCaseOptions) {
   const sinkPort = await sink.start();
   const brokers = JSON.stringify(kafka.brokers);
   const procs: { name: string; proc: MeasuredProcess; telemetry: number }[] = [];
-  const spawnSkybridge = async (name: string, yaml: string) => {
+  /** Starts one skybridge; `ready` resolves once its /readyz answers. */
+  const startSkybridge = async (name: string, yaml: string, logLevel: 'warn' | 'info') => {
     const telemetry = await freePort();
     const file = join(o.workDir, `skybridge-${name}.yaml`);
-    writeFileSync(file, `# Written by bench/cases/kafka-tier.ts for one benchmark run.\n${yaml}telemetry: { endpoint: "127.0.0.1:${telemetry}", log_level: warn }\n`);
+    writeFileSync(file, `# Written by bench/cases/kafka-tier.ts for one benchmark run.\n${yaml}telemetry: { endpoint: "127.0.0.1:${telemetry}", log_level: ${logLevel} }\n`);
     const profile = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.workDir}`, `--cpu-prof-name=skybridge-${name}.cpuprofile`] : [];
     const proc = new MeasuredProcess({ command: process.execPath, args: [...profile, join(ROOT, 'bin/skybridge.mjs'), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
-    procs.push({ name, proc, telemetry });
-    await waitUntilReady(proc, telemetry, 30_000);
-    proc.startSampling();
-    return telemetry;
+    const entry = { name, proc, telemetry };
+    procs.push(entry);
+    const ready = waitUntilReady(proc, telemetry, 30_000).then(() => proc.startSampling());
+    ready.catch(() => {}); // awaited by the caller; this only keeps an early failure from being "unhandled" meanwhile
+    return { ...entry, ready };
   };
   try {
     const otlpPort = await freePort();
-    const agentTelemetry = await spawnSkybridge('agent', `receivers:
+    const agent = await startSkybridge('agent', `receivers:
   otlp: { grpc: { endpoint: "127.0.0.1:${otlpPort}" }, http: null }
 exporters:
   kafka: { brokers: ${brokers}, topic: ${TOPIC}, producer: { compression: gzip, required_acks: -1, linger: 10ms } }
 pipelines:
   traces: { receivers: [otlp], exporters: [kafka] }
-`);
-    const gatewayTelemetry: number[] = [];
+`, 'warn');
+    await agent.ready;
+    // The gateways start together, so both JoinGroups reach the mock within the ~3 s it holds a
+    // group's first join and the group forms in one generation. Started one after the other, the
+    // second one misses that window on a loaded machine: a second generation (session_timeout − 1 s
+    // in the mock) and another chance of the SyncGroup race (kafka-group.ts). They log at info for
+    // their "Joined the Kafka consumer group." lines, which say what each was assigned.
+    const gateways = [];
     for (let i = 1; i <= GATEWAYS; i++) {
-      gatewayTelemetry.push(await spawnSkybridge(`gateway${i}`, `receivers:
+      gateways.push(await startSkybridge(`gateway${i}`, `receivers:
   kafka: { brokers: ${brokers}, topic: ${TOPIC}, group_id: bench, initial_offset: earliest, session_timeout: 10s, heartbeat_interval: 1s, rebalance_timeout: 20s, max_fetch_wait: 100ms, max_in_flight_messages: 20000 }
 exporters:
   skywalking: { endpoint: "127.0.0.1:${sinkPort}", ack: after_export, ack_timeout: 20s, assembly: { quiet_period: ${o.quietPeriod} } }
 pipelines:
   traces: { receivers: [kafka], exporters: [skywalking] }
-`));
+`, 'info'));
     }
-    // Both gateways joined (the mock holds a group's first join for about 3 s).
-    for (const port of gatewayTelemetry) {
-      const end = performance.now() + 30_000;
-      while ((await metricSum(port, 'skybridge_kafka_consumer_events_total', 'event="rebalance"')) < 1 && performance.now() < end) await sleep(200);
-    }
+    await Promise.all(gateways.map((g) => g.ready));
+    const gatewayTelemetry = gateways.map((g) => g.telemetry);
+    const joins = (port: number) => metricSum(port, 'skybridge_kafka_consumer_events_total', 'event="rebalance"');
+    const group = await waitForSettledGroup(
+      gateways.map((g) => ({
+        name: g.name,
+        logFile: g.proc.logFile,
+        joins: () => joins(g.telemetry),
+        checkAlive: () => {
+          if (g.proc.hasExited) throw new Error(`${g.name} exited while its consumer group formed. Its output:\n${g.proc.logTail()}`);
+        },
+      })),
+      PARTITIONS,
+      // A crash after a join is logged at once; 3 s (3 heartbeats) also covers kafkajs noticing a
+      // rebalance another member started.
+      { timeoutMs: 90_000, holdMs: 3_000 },
+    );
+    process.stdout.write(`Consumer group settled ${(group.settledAfterMs / 1000).toFixed(1)} s after the gateways were ready: ${Object.entries(group.assignments).map(([n, a]) => `${n} [${a.join(',')}]`).join(', ')}.\n`);
+    const joinsBefore = await Promise.all(gatewayTelemetry.map(joins));
 
     const pool = RequestPool.generate({ seed: o.seed, minSpans: o.minSpans, maxSpans: o.maxSpans, startTimeMs: Date.now(), templates: o.templates });
     const sentAt = new Map<string, number>();
@@ -143,9 +166,13 @@ pipelines:
     }
     const drainedMs = performance.now();
     const cpuAfter = procs.map((p) => p.proc.cpuSeconds());
-    const produced = await metricSum(agentTelemetry, 'skybridge_kafka_messages_total', 'outcome="produced"');
-    let consumed = 0;
-    for (const port of gatewayTelemetry) consumed += await metricSum(port, 'skybridge_kafka_messages_total', 'outcome="consumed"');
+    const produced = await metricSum(agent.telemetry, 'skybridge_kafka_messages_total', 'outcome="produced"');
+    // Per gateway: how the work was shared, and whether the group rebalanced under load (each
+    // rebalance stops consumption for a while and re-reads what was in flight).
+    const consumedBy = await Promise.all(gatewayTelemetry.map((port) => metricSum(port, 'skybridge_kafka_messages_total', 'outcome="consumed"')));
+    const consumed = consumedBy.reduce((a, b) => a + b, 0);
+    const joinsAfter = await Promise.all(gatewayTelemetry.map(joins));
+    const rebalancesUnderLoad = Math.max(0, ...joinsAfter.map((n, i) => n - joinsBefore[i]!));
 
     const latencies: number[] = [];
     for (const [id, arrival] of sink.traces) {
@@ -164,7 +191,7 @@ pipelines:
       ['  requests acked / sent', `${fmt(load.requestsAcked)} / ${fmt(load.requestsStarted)} (failed ${load.requestsFailed}; retries: ${Object.entries(load.retries).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`],
       ['  spans/s accepted by the agent (Kafka-acked)', `${fmt(load.spansAcked / loadSeconds)} (${fmt(load.spansAcked)} spans in ${loadSeconds.toFixed(1)} s)`],
       ['  spans/s at the sink (first send → last segment)', `${fmt(sink.spans / deliverSeconds)} (${fmt(sink.spans)} spans, ${fmt(sink.segments)} segments, ${fmt(sink.redeliveredSegments)} redelivered)`],
-      ['  Kafka messages produced / consumed', `${fmt(produced)} / ${fmt(consumed)}`],
+      ['  Kafka messages produced / consumed', `${fmt(produced)} / ${fmt(consumed)} (${gateways.map((g, i) => `${g.name} ${fmt(consumedBy[i])}`).join(', ')}; rebalances under load: ${rebalancesUnderLoad})`],
       ['  send → last segment at sink (ms)', `p50 ${fmt(percentile(latencies, 0.5))}  p90 ${fmt(percentile(latencies, 0.9))}  p99 ${fmt(percentile(latencies, 0.99))}  max ${fmt(latencies.at(-1))}`],
       ...perProcess.map((p): [string, string] => [`  ${p.name}: peak RSS, CPU`, `${mib(p.peakRssBytes)}, ${p.cpuSeconds === null ? 'n/a' : `${p.cpuSeconds.toFixed(1)} s (${(p.cpuSeconds / ((drainedMs - load.firstSendMs) / 1000)).toFixed(2)} cores)`}`]),
       ['end-to-end check', `accepted ${fmt(load.spansAcked)} = at sink ${fmt(sink.spans)}: ${lossOk ? 'ok' : 'MISMATCH'}`],
@@ -182,7 +209,7 @@ pipelines:
         options: { durationSeconds: o.durationMs / 1000, concurrency: o.concurrency, partitions: PARTITIONS, gateways: GATEWAYS, quietPeriod: o.quietPeriod },
         load,
         throughput: { acceptedSpansPerSecond: load.spansAcked / loadSeconds, deliveredSpansPerSecond: sink.spans / deliverSeconds },
-        kafka: { produced, consumed },
+        kafka: { produced, consumed, consumedByGateway: Object.fromEntries(gateways.map((g, i) => [g.name, consumedBy[i]])), assignments: group.assignments, groupSettledAfterMs: Math.round(group.settledAfterMs), rebalancesUnderLoad },
         latencyMs: { p50: percentile(latencies, 0.5), p90: percentile(latencies, 0.9), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? null },
         processes: perProcess,
         sink: { spans: sink.spans, segments: sink.segments, redeliveredSegments: sink.redeliveredSegments },
