@@ -25,6 +25,34 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
+/** User + system CPU seconds process `pid` used so far (null if it is gone or not on Linux). */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is field 3, utime 14 and stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds the whole machine spent busy so far, all cores together (/proc/stat: user, nice,
+ * system, irq, softirq, steal; guest time is already inside user). With the benchmark's own
+ * processes taken off, it shows what else ran during a measurement: on a 2-core machine a test
+ * suite running beside the benchmark takes a share that changes every figure.
+ */
+export function machineBusyCpuSeconds(): number | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
+    return (user + nice + system + irq + softirq + steal) / ticksPerSecond();
+  } catch {
+    return null;
+  }
+}
+
 export interface SpawnOptions {
   command: string;
   args: string[];
@@ -99,14 +127,7 @@ export class MeasuredProcess {
 
   /** User + system CPU seconds used so far. */
   cpuSeconds(): number | null {
-    try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      // Fields after the parenthesised command name: state is field 3, utime 14 and stime 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
-    } catch {
-      return null;
-    }
+    return processCpuSeconds(this.pid);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with how it ended. */

@@ -2,21 +2,24 @@
  * The `kafka_tier` benchmark case: agent → Kafka → gateway throughput. One skybridge agent
  * (OTLP/gRPC → kafka exporter, gzip, acks all) produces to librdkafka's mock cluster (a 6-partition
  * topic); two skybridge gateways in one consumer group (kafka receiver → skywalking exporter with
- * ack: after_export) send segments to the sink OAP. The load is closed-loop OTLP/gRPC into the agent.
+ * ack: after_export) send segments to the sink OAP. The load is closed-loop OTLP/gRPC into the agent,
+ * and starts only once the gateways' group has settled (kafka-group.ts).
  *
  * Reports spans/s accepted by the agent (acknowledged by Kafka), spans/s arriving at the sink,
- * the send → sink latency of traces, peak RSS and CPU of each process, and checks that every span
- * the agent accepted reached the sink (first deliveries; redeliveries are counted apart).
+ * messages consumed per gateway and rebalances during the load, the send → sink latency of traces,
+ * peak RSS and CPU of each process, and checks that every span the agent accepted reached the sink
+ * (first deliveries; redeliveries are counted apart).
  *
  * The mock cluster is not a real broker (no disk, one process, C); the figures show skybridge's
  * cost on both sides of Kafka, not Kafka's.
  */
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startKafkaMock } from '../../test/support/kafka-mock/kafka-mock.ts';
-import { MeasuredProcess } from '../measured-process.ts';
+import { machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
@@ -44,6 +47,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (bytes: number | null | undefined) => (bytes == null ? 'n/a' : `${(bytes / 1048576).toFixed(1)} MiB`);
 const fmt = (n: number | null | undefined, digits = 0) => (n == null || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
 const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+
+/** CPU seconds of this process (load generator and sink) plus the mock cluster's. */
+function ownCpuSeconds(mockPid: number | undefined): number | null {
+  const mock = mockPid === undefined ? null : processCpuSeconds(mockPid);
+  if (mock === null) return null;
+  const self = process.cpuUsage();
+  return (self.user + self.system) / 1e6 + mock;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -135,8 +146,9 @@ pipelines:
         },
       })),
       PARTITIONS,
-      // A crash after a join is logged at once; 3 s (3 heartbeats) also covers kafkajs noticing a
-      // rebalance another member started.
+      // Once complete, the assignment changes only if a member crashes or leaves; holding it 3 s
+      // lets a crash right after the join show up before the load starts. 90 s allows several
+      // lost SyncGroup races at ~10 s each.
       { timeoutMs: 90_000, holdMs: 3_000 },
     );
     process.stdout.write(`Consumer group settled ${(group.settledAfterMs / 1000).toFixed(1)} s after the gateways were ready: ${Object.entries(group.assignments).map(([n, a]) => `${n} [${a.join(',')}]`).join(', ')}.\n`);
@@ -145,6 +157,8 @@ pipelines:
     const pool = RequestPool.generate({ seed: o.seed, minSpans: o.minSpans, maxSpans: o.maxSpans, startTimeMs: Date.now(), templates: o.templates });
     const sentAt = new Map<string, number>();
     const cpuBefore = procs.map((p) => p.proc.cpuSeconds());
+    const ownBefore = ownCpuSeconds(kafka.process.pid);
+    const machineBefore = machineBusyCpuSeconds();
     const load = await runOtlpLoad({
       target: `127.0.0.1:${otlpPort}`,
       pool,
@@ -166,6 +180,8 @@ pipelines:
     }
     const drainedMs = performance.now();
     const cpuAfter = procs.map((p) => p.proc.cpuSeconds());
+    const ownAfter = ownCpuSeconds(kafka.process.pid);
+    const machineAfter = machineBusyCpuSeconds();
     const produced = await metricSum(agent.telemetry, 'skybridge_kafka_messages_total', 'outcome="produced"');
     // Per gateway: how the work was shared, and whether the group rebalanced under load (each
     // rebalance stops consumption for a while and re-reads what was in flight).
@@ -182,6 +198,11 @@ pipelines:
     latencies.sort((a, b) => a - b);
     const deliverSeconds = ((sink.lastArrivalMs ?? drainedMs) - load.firstSendMs) / 1000;
     const lossOk = load.requestsFailed === 0 && sink.spans === load.spansAcked;
+    const windowSeconds = (drainedMs - load.firstSendMs) / 1000;
+    // What ran beside the benchmark: the machine's busy CPU less the skybridge processes, the mock
+    // cluster and this process (load generator and sink).
+    const benchCpu = ownAfter === null || ownBefore === null ? null : ownAfter - ownBefore + cpuAfter.reduce<number>((n, c, i) => n + (c ?? 0) - (cpuBefore[i] ?? 0), 0);
+    const otherCores = machineAfter === null || machineBefore === null || benchCpu === null ? null : Math.max(0, machineAfter - machineBefore - benchCpu) / windowSeconds;
     const perProcess = procs.map((p, i) => {
       const cpu = cpuBefore[i] == null || cpuAfter[i] == null ? null : cpuAfter[i]! - cpuBefore[i]!;
       return { name: p.name, peakRssBytes: p.proc.peakRssBytes(), cpuSeconds: cpu };
@@ -193,7 +214,9 @@ pipelines:
       ['  spans/s at the sink (first send → last segment)', `${fmt(sink.spans / deliverSeconds)} (${fmt(sink.spans)} spans, ${fmt(sink.segments)} segments, ${fmt(sink.redeliveredSegments)} redelivered)`],
       ['  Kafka messages produced / consumed', `${fmt(produced)} / ${fmt(consumed)} (${gateways.map((g, i) => `${g.name} ${fmt(consumedBy[i])}`).join(', ')}; rebalances under load: ${rebalancesUnderLoad})`],
       ['  send → last segment at sink (ms)', `p50 ${fmt(percentile(latencies, 0.5))}  p90 ${fmt(percentile(latencies, 0.9))}  p99 ${fmt(percentile(latencies, 0.99))}  max ${fmt(latencies.at(-1))}`],
-      ...perProcess.map((p): [string, string] => [`  ${p.name}: peak RSS, CPU`, `${mib(p.peakRssBytes)}, ${p.cpuSeconds === null ? 'n/a' : `${p.cpuSeconds.toFixed(1)} s (${(p.cpuSeconds / ((drainedMs - load.firstSendMs) / 1000)).toFixed(2)} cores)`}`]),
+      ...perProcess.map((p): [string, string] => [`  ${p.name}: peak RSS, CPU`, `${mib(p.peakRssBytes)}, ${p.cpuSeconds === null ? 'n/a' : `${p.cpuSeconds.toFixed(1)} s (${(p.cpuSeconds / windowSeconds).toFixed(2)} cores)`}`]),
+      ['  load generator + sink + Kafka mock CPU', ownAfter === null || ownBefore === null ? 'n/a' : `${(ownAfter - ownBefore).toFixed(1)} s (${((ownAfter - ownBefore) / windowSeconds).toFixed(2)} cores)`],
+      ['  other processes on this machine', otherCores === null ? 'n/a' : `${otherCores.toFixed(2)} cores of ${os.cpus().length}${otherCores >= 0.25 ? ' (something else was running: every figure above is lower for it)' : ''}`],
       ['end-to-end check', `accepted ${fmt(load.spansAcked)} = at sink ${fmt(sink.spans)}: ${lossOk ? 'ok' : 'MISMATCH'}`],
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
@@ -212,6 +235,8 @@ pipelines:
         kafka: { produced, consumed, consumedByGateway: Object.fromEntries(gateways.map((g, i) => [g.name, consumedBy[i]])), assignments: group.assignments, groupSettledAfterMs: Math.round(group.settledAfterMs), rebalancesUnderLoad },
         latencyMs: { p50: percentile(latencies, 0.5), p90: percentile(latencies, 0.9), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? null },
         processes: perProcess,
+        benchCpuSeconds: ownAfter === null || ownBefore === null ? null : ownAfter - ownBefore,
+        otherProcessesCores: otherCores,
         sink: { spans: sink.spans, segments: sink.segments, redeliveredSegments: sink.redeliveredSegments },
         endToEnd: { accepted: load.spansAcked, atSink: sink.spans, ok: lossOk },
         exits,
