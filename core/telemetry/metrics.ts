@@ -218,6 +218,12 @@ export class Metrics {
     labelNames: ['component', 'event'] as const,
     registers: [this.registry],
   });
+  readonly kafkaAssignedPartitions = new Gauge({
+    name: 'skybridge_kafka_assigned_partitions',
+    help: 'Partitions of its topic this consumer group member owns since its last join (0 while it is not in the group); a gateway at 0 beside busy peers gets no work.',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
 
   /** The one way to count a drop, so every drop has a reason and shows on /metrics. */
   recordDrop(component: string, reason: DropReason, count: number, intentional = false): void {

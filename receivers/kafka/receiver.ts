@@ -150,6 +150,7 @@ export class KafkaReceiver implements Receiver {
     const { metrics, id } = this.#settings;
     if (joined) metrics.kafkaConsumerEvents.inc({ component: id, event: 'rebalance' });
     const assigned = new Set(assignment[this.#config.topic] ?? []);
+    metrics.kafkaAssignedPartitions.set({ component: id }, assigned.size);
     let abandoned = 0;
     const abandonedTraces = new Set<string>();
     for (const state of this.#partitions.values()) {

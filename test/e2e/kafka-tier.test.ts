@@ -183,6 +183,11 @@ async function counter(g: SkybridgeProcess, event: string): Promise<number> {
   return Number(new RegExp(`skybridge_kafka_consumer_events_total\\{component="kafka",event="${event}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 }
 
+async function assignedPartitions(g: SkybridgeProcess): Promise<number> {
+  const text = await g.metrics().catch(() => '');
+  return Number(/skybridge_kafka_assigned_partitions\{component="kafka"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
 async function droppedSpans(g: SkybridgeProcess, reason: string): Promise<number> {
   const text = await g.metrics().catch(() => '');
   let n = 0;
@@ -297,6 +302,8 @@ describe('Kafka tier: agents → Kafka → gateways → OAP', { timeout: 720_000
           else if ((await counter(second, 'rebalance')) >= 1 && Date.now() - since > 8_000) break;
         }
         t.diagnostic(`group settled ${Date.now() - startedAt} ms after the second gateway started (joins ${await generations()})`);
+        const owned = [await assignedPartitions(first), await assignedPartitions(second)];
+        assert.ok(owned[0]! > 0 && owned[1]! > 0 && owned[0]! + owned[1]! === PARTITIONS, `the gateways split the ${PARTITIONS} partitions (${owned.join(' + ')})`);
         assert.equal(tier.oap.segments.length, 0, 'the traces were still buffered when the group rebalanced');
         const abandoned = await counter(first, 'abandoned');
         assert.ok(abandoned > 0, 'messages of the revoked partitions in flight at the rebalance were abandoned');
