@@ -15,6 +15,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/config/units.ts';
+import { DecodeOnlyFloorError, runDecodeOnlyFloor, type ProcessFigures } from './decode-only-floor.ts';
 import { runHttpLoad } from './http-load.ts';
 import type { LoadOptions, LoadResult } from './load.ts';
 import { MeasuredProcess } from './measured-process.ts';
@@ -276,12 +277,6 @@ const round = (n: number | null, digits = 1) => (n === null ? null : Number(n.to
 const mib = (bytes: number | null) => (bytes === null ? 'n/a' : `${(bytes / 1048576).toFixed(1)} MiB`);
 const fmt = (n: number | null, unit = '') => (n === null ? 'n/a' : `${n.toLocaleString('en-US', { maximumFractionDigits: 1 })}${unit}`);
 
-interface ProcessFigures {
-  peakRssBytes: number | null;
-  maxSampledRssBytes: number | null;
-  cpuSeconds: number | null;
-}
-
 async function runPipeline(options: Options, benchCase: BenchCase, pool: RequestPool, workDir: string) {
   const sink = new SinkOap();
   const sinkPort = await sink.start();
@@ -396,65 +391,6 @@ async function runPipeline(options: Options, benchCase: BenchCase, pool: Request
   }
 }
 
-async function runFloor(options: Options, benchCase: BenchCase, pool: RequestPool, requests: number, workDir: string) {
-  let resolvePort: (port: number) => void;
-  const portLine = new Promise<number>((r) => (resolvePort = r));
-  let finalCounts: { requests: number; spans: number; invalid: number } | undefined;
-  const proc = new MeasuredProcess({
-    command: process.execPath,
-    args: [
-      ...profileFlags(options, workDir, `decode-only-${benchCase.name}`),
-      '--import',
-      'tsx',
-      join(ROOT, 'bench/decode-only-server.ts'),
-      '--format',
-      benchCase.name,
-    ],
-    cwd: ROOT,
-    logFile: join(workDir, `decode-only-${benchCase.name}.log`),
-    onStdoutLine: (line) => {
-      const msg = JSON.parse(line) as { port?: number; requests?: number; spans?: number; invalid?: number };
-      if (msg.port !== undefined) resolvePort(msg.port);
-      else finalCounts = msg as typeof finalCounts;
-    },
-  });
-  try {
-    const port = await Promise.race([
-      portLine,
-      proc.exited.then(() => {
-        throw new BenchError(`The decode-only server exited during start-up. Its output:\n${proc.logTail()}`);
-      }),
-      sleep(30_000).then(() => {
-        throw new BenchError(`The decode-only server did not start within 30s. Its output:\n${proc.logTail()}`);
-      }),
-    ]);
-    proc.startSampling();
-    const cpuBefore = proc.cpuSeconds();
-    const load = await benchCase.load(port, { pool, concurrency: options.concurrency, requests });
-    const cpuAfter = proc.cpuSeconds();
-    const figures: ProcessFigures = {
-      peakRssBytes: proc.peakRssBytes(),
-      maxSampledRssBytes: proc.maxSampledRssBytes,
-      cpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
-    };
-    await proc.stop(5_000);
-    const windowMs = load.lastAckMs - load.firstSendMs;
-    return {
-      load,
-      figures,
-      decoded: finalCounts,
-      throughput: {
-        windowSeconds: windowMs / 1000,
-        spansPerSecond: windowMs > 0 ? load.spansAcked / (windowMs / 1000) : null,
-        requestsPerSecond: windowMs > 0 ? load.requestsAcked / (windowMs / 1000) : null,
-      },
-    };
-  } catch (error) {
-    await proc.stop(5_000).catch(() => {});
-    throw error;
-  }
-}
-
 function gitDescribe(): string | null {
   try {
     const quiet = { cwd: ROOT, encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[] };
@@ -496,7 +432,15 @@ async function runCase(options: Options, benchCase: BenchCase, generated: Return
   const pipeline = await runPipeline(options, benchCase, pool, workDir);
   const requests = pipeline.load.requestsStarted;
   process.stdout.write(`Floor run: the same ${requests} requests → decode-only server.\n\n`);
-  const floor = await runFloor(options, benchCase, pool, requests, workDir);
+  const floor = await runDecodeOnlyFloor({
+    format: benchCase.name,
+    load: benchCase.load,
+    pool,
+    concurrency: options.concurrency,
+    requests,
+    workDir,
+    cpuProf: options.cpuProf,
+  });
   const caseCpu = process.cpuUsage(caseCpuBefore);
 
   const ratio =
@@ -658,7 +602,7 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     options.keepLogs = true;
-    if (error instanceof BenchError) {
+    if (error instanceof BenchError || error instanceof DecodeOnlyFloorError) {
       process.stderr.write(`\nBenchmark failed: ${error.message}\n`);
       return 1;
     }
