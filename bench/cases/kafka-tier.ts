@@ -10,6 +10,11 @@
  * peak RSS and CPU of each process, and checks that every span the agent accepted reached the sink
  * (first deliveries; redeliveries are counted apart).
  *
+ * Then, with the tier's processes and the mock cluster stopped, it measures the floor of the agent's
+ * ingress: the same request pool into the OTLP/gRPC decode-only server (decode-only-floor.ts), at the
+ * same concurrency for the same duration, and reports the ratio of spans/s at the sink to the
+ * floor's spans/s.
+ *
  * The mock cluster is not a real broker (no disk, one process, C); the figures show skybridge's
  * cost on both sides of Kafka, not Kafka's.
  */
@@ -19,6 +24,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startKafkaMock } from '../../test/support/kafka-mock/kafka-mock.ts';
+import { runDecodeOnlyFloor } from '../decode-only-floor.ts';
 import { machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool } from '../request-pool.ts';
@@ -90,6 +96,56 @@ export async function runKafkaTierCase(o: KafkaTierCaseOptions) {
     `\n=== kafka_tier: OTLP/gRPC → agent (kafka exporter) → Kafka mock (${PARTITIONS} partitions) → ${GATEWAYS} gateways (kafka receiver → skywalking, ack: after_export) → sink OAP ===\n` +
       `closed loop, ${o.concurrency} in flight, ${o.durationMs / 1000}s; quiet_period ${o.quietPeriod}.\n`,
   );
+  const tier = await runTier(o);
+
+  // The floor runs only now, with the agent, the gateways and the mock cluster stopped, so it does
+  // not compete with them for the cores.
+  process.stdout.write(`Floor run: the same request pool → OTLP/gRPC decode-only server, ${o.concurrency} in flight, ${o.durationMs / 1000}s.\n`);
+  const floor = await runDecodeOnlyFloor({
+    format: 'otlp_grpc',
+    label: 'kafka_tier',
+    load: (port, options) => runOtlpLoad({ ...options, target: `127.0.0.1:${port}` }),
+    pool: tier.pool,
+    concurrency: o.concurrency,
+    durationMs: o.durationMs,
+    workDir: o.workDir,
+    cpuProf: o.cpuProf,
+  });
+  const tierSpansPerSecond = tier.json.throughput.deliveredSpansPerSecond;
+  const floorSpansPerSecond = floor.throughput.spansPerSecond;
+  const ratio = floorSpansPerSecond ? tierSpansPerSecond / floorSpansPerSecond : null;
+  const cores = (cpu: number | null) => (cpu === null || floor.throughput.windowSeconds <= 0 ? 'n/a' : `${cpu.toFixed(1)} s (${(cpu / floor.throughput.windowSeconds).toFixed(2)} cores)`);
+  const rows: [string, string][] = [
+    ['decode-only floor (OTLP/gRPC → decode → OK)', ''],
+    ['  requests acked / sent', `${fmt(floor.load.requestsAcked)} / ${fmt(floor.load.requestsStarted)} (failed ${floor.load.requestsFailed}; retries: ${Object.entries(floor.load.retries).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})`],
+    ['  spans/s', `${fmt(floorSpansPerSecond)} (${fmt(floor.load.spansAcked)} spans in ${floor.throughput.windowSeconds.toFixed(1)} s)`],
+    ['  peak RSS (VmHWM / max sampled), CPU', `${mib(floor.figures.peakRssBytes)} / ${mib(floor.figures.maxSampledRssBytes)}, ${cores(floor.figures.cpuSeconds)}`],
+    ['ratio', ratio === null ? 'n/a' : `the tier delivers ${ratio.toFixed(2)}× the floor's spans/s (spans/s at the sink ÷ floor spans/s)`],
+  ];
+  printRows(rows, tier.keyWidth);
+  if (floor.decoded !== undefined && floor.decoded.invalid > 0) process.stdout.write(`  ${floor.decoded.invalid} requests did not decode in the floor server.\n`);
+
+  return {
+    name: 'kafka_tier' as const,
+    title: 'OTLP/gRPC → agent → Kafka → 2 gateways → skywalking',
+    lossOk: tier.lossOk,
+    json: {
+      ...tier.json,
+      floor: { format: 'otlp_grpc' as const, load: floor.load, throughput: floor.throughput, process: floor.figures, decoded: floor.decoded ?? null },
+      ratio,
+    },
+  };
+}
+
+/** Prints `key  value` rows (a row with no value is a heading), values aligned at `minWidth` or more; returns the key width used. */
+function printRows(rows: [string, string][], minWidth = 0): number {
+  const width = Math.max(minWidth, ...rows.filter(([, v]) => v !== '').map(([k]) => k.length));
+  process.stdout.write(`${rows.map(([k, v]) => (v === '' ? k : `${k.padEnd(width)}  ${v}`)).join('\n')}\n`);
+  return width;
+}
+
+/** The tier itself: mock cluster, agent, gateways, load, drain, its table. Everything is stopped when it returns. */
+async function runTier(o: KafkaTierCaseOptions) {
   const kafka = await startKafkaMock({ brokers: 1, topics: { [TOPIC]: PARTITIONS } });
   const sink = new SinkOap();
   const sinkPort = await sink.start();
@@ -219,14 +275,16 @@ pipelines:
       ['  other processes on this machine', otherCores === null ? 'n/a' : `${otherCores.toFixed(2)} cores of ${os.cpus().length}${otherCores >= 0.25 ? ' (something else was running: every figure above is lower for it)' : ''}`],
       ['end-to-end check', `accepted ${fmt(load.spansAcked)} = at sink ${fmt(sink.spans)}: ${lossOk ? 'ok' : 'MISMATCH'}`],
     ];
-    const width = Math.max(...rows.map(([k]) => k.length));
-    process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
+    const keyWidth = printRows(rows);
 
     const exits = [];
     for (const p of procs) exits.push(await p.proc.stop());
+    // For the summary: the largest peak RSS of the three skybridge processes (not their sum).
+    const measured = perProcess.filter((p) => p.peakRssBytes !== null);
+    const largest = measured.length === 0 ? undefined : measured.reduce((a, b) => (b.peakRssBytes! > a.peakRssBytes! ? b : a));
     return {
-      name: 'kafka_tier' as const,
-      title: 'OTLP/gRPC → agent → Kafka → 2 gateways → skywalking',
+      pool,
+      keyWidth,
       lossOk,
       json: {
         options: { durationSeconds: o.durationMs / 1000, concurrency: o.concurrency, partitions: PARTITIONS, gateways: GATEWAYS, quietPeriod: o.quietPeriod },
@@ -235,6 +293,7 @@ pipelines:
         kafka: { produced, consumed, consumedByGateway: Object.fromEntries(gateways.map((g, i) => [g.name, consumedBy[i]])), assignments: group.assignments, groupSettledAfterMs: Math.round(group.settledAfterMs), rebalancesUnderLoad },
         latencyMs: { p50: percentile(latencies, 0.5), p90: percentile(latencies, 0.9), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? null },
         processes: perProcess,
+        largestPeakRss: largest === undefined ? null : { process: largest.name, bytes: largest.peakRssBytes },
         benchCpuSeconds: ownAfter === null || ownBefore === null ? null : ownAfter - ownBefore,
         otherProcessesCores: otherCores,
         sink: { spans: sink.spans, segments: sink.segments, redeliveredSegments: sink.redeliveredSegments },
