@@ -2,16 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExportFailedError, UnavailableError } from '../errors.ts';
 import { AfterExportAcks } from './after-export-acks.ts';
+import { track } from '../../test/support/promise-state.ts';
 
-/** Settles to 'resolved', 'rejected: <code>' or stays 'pending' (checked after a macrotask). */
-function track(promise: Promise<void>): { state: string } {
-  const t = { state: 'pending' };
-  promise.then(
-    () => (t.state = 'resolved'),
-    (error: { code?: string }) => (t.state = `rejected: ${error.code}`),
-  );
-  return t;
-}
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('AfterExportAcks', () => {

@@ -12,6 +12,7 @@ import { StandInOap } from '../../test/support/stand-in-oap.ts';
 import { DeadLetterQueue } from '../../core/queue/durable-retry/dead-letters.ts';
 import { skywalkingExporterFactory } from './factory.ts';
 import type { SkyWalkingExporter } from './exporter.ts';
+import { track } from '../../test/support/promise-state.ts';
 
 const host: Host = { reportFatal: () => {} };
 const ctx: ConsumeContext = { receiver: 'otlp', transport: 'grpc' };
@@ -26,17 +27,6 @@ function traceBatch() {
   return batchOf(t.batches.frontend, t.batches.orders, t.batches.payments);
 }
 
-function track(promise: Promise<void>): { state: string; error?: unknown } {
-  const t: { state: string; error?: unknown } = { state: 'pending' };
-  promise.then(
-    () => (t.state = 'resolved'),
-    (error: { code?: string }) => {
-      t.state = `rejected: ${error.code}`;
-      t.error = error;
-    },
-  );
-  return t;
-}
 
 async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;

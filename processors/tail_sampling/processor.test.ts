@@ -11,6 +11,7 @@ import { tracePriority, WINDOW_MS } from './budget.ts';
 import { tailSamplingConfigSchema } from './config.ts';
 import { TailSamplingProcessor } from './processor.ts';
 import { checkoutTrace, seededIds, spanCount, traceIdsIn, wholeBatch } from './testdata/traces.ts';
+import { track } from '../../test/support/promise-state.ts';
 
 /** A window-aligned instant in 2023: window W0 starts here. */
 const W0 = Math.ceil(1_700_000_000_000 / WINDOW_MS) * WINDOW_MS;
@@ -384,15 +385,6 @@ describe('tail_sampling backpressure and shutdown', () => {
   });
 });
 
-/** Settles to 'resolved', 'rejected: <code>' or stays 'pending'. */
-function track(promise: Promise<void>): { state: string } {
-  const t = { state: 'pending' };
-  promise.then(
-    () => (t.state = 'resolved'),
-    (error: { code?: string }) => (t.state = `rejected: ${error.code}`),
-  );
-  return t;
-}
 
 /** A next stage that answers each release only when the test says so (an exporter on after_export). */
 class GatedSink extends Sink {

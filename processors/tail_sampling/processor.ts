@@ -188,13 +188,12 @@ export class TailSamplingProcessor implements Processor {
       spans += trace.spans.size;
       this.#budget?.withdraw(traceId);
     }
-    const outbox = this.#outbox.filter((trace) => !traceIds.has(trace.traceId));
-    for (const trace of this.#outbox) {
-      if (!traceIds.has(trace.traceId)) continue;
+    this.#outbox = this.#outbox.filter((trace) => {
+      if (!traceIds.has(trace.traceId)) return true;
       spans += trace.spans.size;
       this.#outboxSpans -= trace.spans.size;
-    }
-    this.#outbox = outbox;
+      return false;
+    });
     this.#settings.metrics.recordDrop(this.#settings.id, 'abandoned', spans, true);
     this.#acks?.failed(traceIds, new UnavailableError(`Processor ${this.#settings.id}: the source took these traces back (abandoned).`));
     this.#updateGauges();

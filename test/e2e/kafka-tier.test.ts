@@ -16,6 +16,7 @@ import { encodeExportTraceServiceRequest } from '../../core/model/otlp-protobuf-
 import type { ResourceSpans } from '../../core/model/span-batch.ts';
 import { startKafkaMock, type KafkaMock } from '../support/kafka-mock/kafka-mock.ts';
 import { assertOapRules, type DecodedSegment as RuleSegment } from '../support/oap-rules.ts';
+import { metricSum, scrapeMetrics } from '../support/skybridge-cli.ts';
 import { freePort, SkybridgeProcess } from '../support/skybridge-process.ts';
 import { batchOf, threeServiceTrace, type ThreeServiceTrace } from '../support/span-fixtures.ts';
 import { StandInOap } from '../support/stand-in-oap.ts';
@@ -178,26 +179,19 @@ pipelines:
   return tier;
 }
 
-async function counter(g: SkybridgeProcess, event: string): Promise<number> {
-  const text = await g.metrics().catch(() => '');
-  return Number(new RegExp(`skybridge_kafka_consumer_events_total\\{component="kafka",event="${event}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+/** One metric of a gateway's /metrics, summed over the samples with these labels (0 while it is down). */
+async function metric(g: SkybridgeProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const samples = await scrapeMetrics(g.telemetryPort).catch(() => []);
+  return metricSum(samples, name, { component: 'kafka', ...labels });
 }
 
-async function assignedPartitions(g: SkybridgeProcess): Promise<number> {
-  const text = await g.metrics().catch(() => '');
-  return Number(/skybridge_kafka_assigned_partitions\{component="kafka"\} (\d+)/.exec(text)?.[1] ?? 0);
-}
-
+const counter = (g: SkybridgeProcess, event: string) => metric(g, 'skybridge_kafka_consumer_events_total', { event });
+const assignedPartitions = (g: SkybridgeProcess) => metric(g, 'skybridge_kafka_assigned_partitions');
+const inFlight = (g: SkybridgeProcess) => metric(g, 'skybridge_queue_size', { queue: 'in_flight_messages' });
+/** Dropped spans of every component (exporter and tail_sampling) for one reason. */
 async function droppedSpans(g: SkybridgeProcess, reason: string): Promise<number> {
-  const text = await g.metrics().catch(() => '');
-  let n = 0;
-  for (const m of text.matchAll(new RegExp(`skybridge_dropped_spans_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)`, 'g'))) n += Number(m[1]);
-  return n;
-}
-
-async function inFlight(g: SkybridgeProcess): Promise<number> {
-  const text = await g.metrics().catch(() => '');
-  return Number(/skybridge_queue_size\{component="kafka",queue="in_flight_messages"\} (\d+)/.exec(text)?.[1] ?? 0);
+  const samples = await scrapeMetrics(g.telemetryPort).catch(() => []);
+  return metricSum(samples, 'skybridge_dropped_spans_total', { reason });
 }
 
 /** Waits until every trace sent is whole at the OAP; then checks refs, OAP rules and the counts. */
