@@ -4,6 +4,7 @@
  * siblings list the factories explicitly (no registration by import side effect).
  */
 import type { z } from 'zod';
+import type { AdmissionLedger } from './admission/admission-ledger.ts';
 import type { TraceConsumer } from './consumer.ts';
 import type { DeadLetterAccess } from './queue/durable-retry/dead-letters.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -20,6 +21,12 @@ export interface ComponentSettings {
   /** A child logger bound to `{ component: id }`. */
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * The process's admission ledger (core/admission/): a component that keeps data after `consume`
+   * resolved opens an account on it. Absent outside a pipeline (unit tests): use
+   * `ledgerOf(settings)`, which then gives an unbounded ledger.
+   */
+  readonly admission?: AdmissionLedger;
 }
 
 /** Runtime services a started component may use. */

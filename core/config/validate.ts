@@ -9,6 +9,7 @@ import { problemAt, type ConfigProblem, type Locate } from './config-problem.ts'
 import { deepFreeze } from './deep-freeze.ts';
 import { describeValue, isMapping } from './describe-value.ts';
 import { telemetryConfigSchema, type TelemetryConfig } from './telemetry-config.ts';
+import { admissionConfigSchema, type AdmissionConfig } from '../admission/config.ts';
 import { translateZodIssues } from './translate-zod-issues.ts';
 import { validatePipelines, type PipelineSpec } from './validate-pipelines.ts';
 
@@ -35,6 +36,7 @@ export interface ValidatedConfig {
   exporters: Map<string, ComponentEntry<ExporterFactory>>;
   pipelines: Map<string, PipelineSpec>;
   telemetry: TelemetryConfig;
+  admission: AdmissionConfig;
 }
 
 /** The factories available to this build, per kind (the lists in `receivers/index.ts` and siblings). */
@@ -52,7 +54,7 @@ export interface ValidationResult {
   warnings: string[];
 }
 
-const TOP_LEVEL = ['receivers', 'processors', 'exporters', 'pipelines', 'telemetry'] as const;
+const TOP_LEVEL = ['receivers', 'processors', 'exporters', 'pipelines', 'telemetry', 'admission'] as const;
 type Section = 'receivers' | 'processors' | 'exporters';
 const KIND: Record<Section, string> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter' };
 
@@ -99,6 +101,12 @@ export function validateConfig(
     problems.push(...translateZodIssues(telemetry.error.issues, { base: ['telemetry'], schema: telemetryConfigSchema, input: telemetryInput, locate }));
   }
 
+  const admissionInput = raw.admission ?? {};
+  const admission = admissionConfigSchema.safeParse(admissionInput, { reportInput: true });
+  if (!admission.success) {
+    problems.push(...translateZodIssues(admission.error.issues, { base: ['admission'], schema: admissionConfigSchema, input: admissionInput, locate }));
+  }
+
   const wiring = validatePipelines(raw.pipelines, { receivers: receivers.defined, processors: processors.defined, exporters: exporters.defined }, locate);
   problems.push(...wiring.problems);
   for (const [section, entries] of [['receivers', receivers.entries], ['processors', processors.entries], ['exporters', exporters.entries]] as const) {
@@ -107,13 +115,14 @@ export function validateConfig(
     }
   }
 
-  if (problems.length > 0 || !telemetry.success) return finish();
+  if (problems.length > 0 || !telemetry.success || !admission.success) return finish();
   return finish({
     receivers: receivers.entries,
     processors: processors.entries,
     exporters: exporters.entries,
     pipelines: wiring.pipelines,
     telemetry: deepFreeze(telemetry.data),
+    admission: deepFreeze(admission.data),
   });
 
   function finish(config?: ValidatedConfig): ValidationResult {

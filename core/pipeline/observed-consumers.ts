@@ -2,19 +2,25 @@
  * Wrappers the runtime puts around every component so the standard counters exist without any
  * component hand-rolling them (the Collector's obsreport).
  */
+import type { AdmissionLedger } from '../admission/admission-ledger.ts';
 import { forwardAbandon, type ConsumeContext, type TraceConsumer } from '../consumer.ts';
 import { asSkybridgeError } from '../errors.ts';
 import { countSpans, type SpanBatch } from '../model/span-batch.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 
-/** The `next` a receiver gets: counts accepted spans, and refused spans with the refusal's code. */
-export function observeReceiverOutput(receiverId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
+/**
+ * The `next` a receiver gets: refuses (retryable) while the admission ledger is full, so the bound
+ * is checked once for every receiver before anything downstream takes the batch; counts accepted
+ * spans, and refused spans with the refusal's code.
+ */
+export function observeReceiverOutput(receiverId: string, next: TraceConsumer, metrics: Metrics, admission?: AdmissionLedger): TraceConsumer {
   return {
     mutatesData: next.mutatesData,
     ...forwardAbandon(next),
     async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       const n = countSpans(batch);
       try {
+        admission?.admit(`Receiver ${receiverId}`);
         await next.consume(batch, ctx);
       } catch (err) {
         const error = asSkybridgeError(err);

@@ -9,6 +9,8 @@
  *   receivers so no stage receives data before its downstream is ready. Shutdown runs the other
  *   way under one deadline, so each stage drains into a consumer that is still live.
  */
+import { AdmissionLedger } from '../admission/admission-ledger.ts';
+import { defaultAdmissionBytes } from '../admission/config.ts';
 import type { Component, ComponentKind, ComponentSettings, Exporter, Host, Processor, Receiver } from '../component.ts';
 import type { TraceConsumer } from '../consumer.ts';
 import type { ValidatedConfig } from '../config/validate.ts';
@@ -38,14 +40,22 @@ export class Service {
   #started: Running<Component>[] = [];
   #state: 'built' | 'starting' | 'running' | 'stopping' | 'stopped' = 'built';
   #shutdown: Promise<void> | undefined;
+  /** Everything acknowledged and not yet delivered, across every component (core/admission/). */
+  readonly admission: AdmissionLedger;
 
   constructor(config: ValidatedConfig, options: ServiceOptions) {
     this.#options = options;
+    const admission = config.admission;
+    this.admission = new AdmissionLedger(
+      { maxBytes: admission.max_bytes ?? defaultAdmissionBytes(), maxSpans: admission.max_spans, retryAfterMs: admission.retry_after },
+      options.metrics,
+    );
     const settings = (id: string, kind: ComponentKind): ComponentSettings => ({
       id,
       kind,
       logger: options.logger.child({ component: id }),
       metrics: options.metrics,
+      admission: this.admission,
     });
 
     const exporters = new Map<string, Exporter>();
@@ -73,7 +83,7 @@ export class Service {
     for (const [id, entry] of config.receivers) {
       const heads = [...config.pipelines.values()].filter((p) => p.receivers.includes(id)).map((p) => pipelineHeads.get(p.id)!);
       if (heads.length === 0) continue;
-      const next = observeReceiverOutput(id, heads.length === 1 ? heads[0]! : new Fanout(heads), options.metrics);
+      const next = observeReceiverOutput(id, heads.length === 1 ? heads[0]! : new Fanout(heads), options.metrics, this.admission);
       this.#receivers.push({ id, kind: 'receiver', component: entry.factory.create(settings(id, 'receiver'), entry.config, next) });
     }
   }

@@ -23,6 +23,8 @@ export type DropReason =
   | 'sampled_out'
   | 'memory_limit'
   | 'translation_failed'
+  /** The destination refused one segment for its size, permanently (and no dead-letter queue took it). */
+  | 'segment_too_large'
   /** Handed back to the source (a Kafka partition's new owner reads the spans again); not a loss. */
   | 'abandoned';
 
@@ -106,6 +108,28 @@ export class Metrics {
     name: 'skybridge_queue_capacity',
     help: 'Capacity of a bounded queue or buffer, in the same unit as skybridge_queue_size.',
     labelNames: ['component', 'queue'] as const,
+    registers: [this.registry],
+  });
+  readonly admissionHeldBytes = new Gauge({
+    name: 'skybridge_admission_held_bytes',
+    help: 'Estimated bytes accepted and not yet delivered, per holder (the admission ledger).',
+    labelNames: ['holder'] as const,
+    registers: [this.registry],
+  });
+  readonly admissionHeldSpans = new Gauge({
+    name: 'skybridge_admission_held_spans',
+    help: 'Spans accepted and not yet delivered, per holder (the admission ledger).',
+    labelNames: ['holder'] as const,
+    registers: [this.registry],
+  });
+  readonly admissionLimitBytes = new Gauge({
+    name: 'skybridge_admission_limit_bytes',
+    help: 'admission.max_bytes: receivers refuse new data while the held bytes reach it.',
+    registers: [this.registry],
+  });
+  readonly admissionLimitSpans = new Gauge({
+    name: 'skybridge_admission_limit_spans',
+    help: 'admission.max_spans: receivers refuse new data while the held spans reach it.',
     registers: [this.registry],
   });
   readonly assemblerEvents = new Counter({

@@ -1,0 +1,134 @@
+/**
+ * The admission ledger: one count of the bytes (estimated heap) and spans skybridge has
+ * acknowledged to senders and not yet delivered, whoever holds them (docs/admission.md).
+ *
+ * Every stage that keeps data past the end of `consume` opens an account and moves its own holdings
+ * in and out of it: the trace assembler and tail_sampling for held spans, the batch processor for
+ * pending batches, exporters for segments queued, in flight or being written. Receivers ask
+ * `admit()` before handing a batch on; past the bound they refuse with the protocol's retryable
+ * status and a retry hint, so nothing already acknowledged ever has to be dropped for lack of room.
+ *
+ * The bound is soft by design: a batch admitted just under it is taken whole, so what is held can
+ * exceed `maxBytes` by the requests in flight at that moment (each bounded by its receiver's
+ * request size limit). Holdings only move between accounts or leave; they are never refused.
+ */
+import { OverloadedError } from '../errors.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+export interface AdmissionLimits {
+  maxBytes: number;
+  maxSpans: number;
+  /** The retry hint refusals carry. */
+  retryAfterMs: number;
+}
+
+/** One holder's share of the ledger. Amounts must be released exactly as they were added. */
+export interface LedgerAccount {
+  readonly name: string;
+  readonly bytes: number;
+  readonly spans: number;
+  add(bytes: number, spans: number): void;
+  release(bytes: number, spans: number): void;
+}
+
+export class AdmissionLedger {
+  readonly limits: AdmissionLimits;
+  readonly #metrics: Metrics | undefined;
+  readonly #accounts = new Map<string, Account>();
+  #bytes = 0;
+  #spans = 0;
+
+  constructor(limits: AdmissionLimits, metrics?: Metrics) {
+    this.limits = limits;
+    this.#metrics = metrics;
+    metrics?.admissionLimitBytes.set(limits.maxBytes);
+    metrics?.admissionLimitSpans.set(limits.maxSpans);
+  }
+
+  /** A ledger that never refuses, for components built outside a pipeline (unit tests, tools). */
+  static unbounded(): AdmissionLedger {
+    return new AdmissionLedger({ maxBytes: Number.POSITIVE_INFINITY, maxSpans: Number.POSITIVE_INFINITY, retryAfterMs: 1000 });
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get spans(): number {
+    return this.#spans;
+  }
+
+  /** True while new data must be refused. */
+  get full(): boolean {
+    return this.#bytes >= this.limits.maxBytes || this.#spans >= this.limits.maxSpans;
+  }
+
+  /**
+   * Opens (or reopens: names are per holder, such as `skywalking/sending_queue`) an account. Two
+   * components with the same name share one account, which is harmless: amounts still balance.
+   */
+  account(name: string): LedgerAccount {
+    let account = this.#accounts.get(name);
+    if (!account) {
+      account = new Account(name, this, this.#metrics);
+      this.#accounts.set(name, account);
+    }
+    return account;
+  }
+
+  /** Throws a retryable OverloadedError while the bound is reached; `who` names the refusing receiver. */
+  admit(who: string): void {
+    if (!this.full) return;
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
+    throw new OverloadedError(
+      `${who}: skybridge holds ${mib(this.#bytes)} / ${this.#spans} spans not yet delivered (admission.max_bytes ${mib(this.limits.maxBytes)}, max_spans ${this.limits.maxSpans}); retry later.`,
+      this.limits.retryAfterMs,
+    );
+  }
+
+  /** Per-account holdings, for logs and tests. */
+  holdings(): Record<string, { bytes: number; spans: number }> {
+    const out: Record<string, { bytes: number; spans: number }> = {};
+    for (const [name, a] of this.#accounts) out[name] = { bytes: a.bytes, spans: a.spans };
+    return out;
+  }
+
+  /** @internal Accounts report every move here. */
+  move(bytes: number, spans: number): void {
+    this.#bytes += bytes;
+    this.#spans += spans;
+  }
+}
+
+class Account implements LedgerAccount {
+  readonly name: string;
+  readonly #ledger: AdmissionLedger;
+  readonly #bytesGauge;
+  readonly #spansGauge;
+  bytes = 0;
+  spans = 0;
+
+  constructor(name: string, ledger: AdmissionLedger, metrics: Metrics | undefined) {
+    this.name = name;
+    this.#ledger = ledger;
+    this.#bytesGauge = metrics?.admissionHeldBytes.labels({ holder: name });
+    this.#spansGauge = metrics?.admissionHeldSpans.labels({ holder: name });
+  }
+
+  add(bytes: number, spans: number): void {
+    this.bytes += bytes;
+    this.spans += spans;
+    this.#ledger.move(bytes, spans);
+    this.#bytesGauge?.set(this.bytes);
+    this.#spansGauge?.set(this.spans);
+  }
+
+  release(bytes: number, spans: number): void {
+    this.add(-bytes, -spans);
+  }
+}
+
+/** The settings' ledger, or an unbounded one for a component built outside a pipeline. */
+export function ledgerOf(settings: { readonly admission?: AdmissionLedger }): AdmissionLedger {
+  return settings.admission ?? AdmissionLedger.unbounded();
+}

@@ -1,0 +1,41 @@
+/**
+ * The `admission:` block: the one bound on everything skybridge has acknowledged and not yet
+ * delivered (docs/admission.md). It is process-wide, not per component, because memory is.
+ */
+import { getHeapStatistics } from 'node:v8';
+import { z } from 'zod';
+import { duration, size } from '../config/units.ts';
+
+/** Share of the V8 heap limit the default bound takes; the rest is decode, encode and garbage. */
+const HEAP_SHARE = 0.25;
+const DEFAULT_CEILING = 256 * 1024 * 1024;
+const DEFAULT_FLOOR = 32 * 1024 * 1024;
+
+/**
+ * A quarter of the heap limit, between 32 MiB and 256 MiB. Estimated bytes undercount what the
+ * heap really carries (garbage not yet collected, encode buffers), so the bound stays well below
+ * the limit; 256 MiB keeps peak RSS near 512 MiB under sustained overload.
+ */
+export function defaultAdmissionBytes(heapLimit = getHeapStatistics().heap_size_limit): number {
+  return Math.max(DEFAULT_FLOOR, Math.min(DEFAULT_CEILING, Math.floor(heapLimit * HEAP_SHARE)));
+}
+
+export const admissionConfigSchema = z
+  .strictObject({
+    max_bytes: size({ min: '1MiB', max: '64GiB' })
+      .optional()
+      .describe(
+        'Estimated heap of every span and segment accepted but not yet delivered (trace buffers, processors, sending queues, streams in flight). ' +
+          'Receivers refuse new data (retryable) while it is reached. Default: a quarter of the V8 heap limit, between 32 MiB and 256 MiB.',
+      ),
+    max_spans: z
+      .number().int().min(1).max(100_000_000).default(2_000_000)
+      .describe('Spans accepted but not yet delivered, a second bound beside max_bytes for many tiny spans.'),
+    retry_after: duration({ min: '10ms', max: '1m' })
+      .prefault('1s')
+      .describe('How long refused senders are told to wait: gRPC RetryInfo, HTTP Retry-After.'),
+  })
+  .prefault({})
+  .describe('The bound on data acknowledged to senders and not yet delivered.');
+
+export type AdmissionConfig = z.output<typeof admissionConfigSchema>;
