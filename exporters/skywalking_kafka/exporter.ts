@@ -1,3 +1,4 @@
+import { backoffDelayMs, sleep } from '../../core/retry/backoff.ts';
 import type { ComponentSettings, Host } from '../../core/component.ts';
 import { UnavailableError } from '../../core/errors.ts';
 import { BatchingProducer, type OutgoingMessage } from '../../core/kafka/batching-producer.ts';
@@ -15,12 +16,6 @@ interface InstanceEntry {
   layer: string;
   lastSeenMs: number;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 
 /**
  * Sends segments to the OAP through Kafka, the way the OAP's kafka-fetcher reads them
@@ -180,8 +175,7 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
         metrics.kafkaMessages.inc({ component: id, topic: messages[0]!.topic, outcome: 'produce_failed' }, messages.length);
         const count = this.#failureLog.take();
         if (count !== undefined) logger.warn({ error, failures: count }, 'Producing segments to Kafka failed; retrying.');
-        const ceiling = Math.min(max_interval, initial_interval * 2 ** Math.min(attempt - 1, 30));
-        await sleep(Math.round(Math.random() * ceiling), this.#stop.signal);
+        await sleep(backoffDelayMs({ initialIntervalMs: initial_interval, maxIntervalMs: max_interval }, attempt), this.#stop.signal);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../../core/retry/backoff.ts';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { ComponentSettings, Host, Receiver } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
@@ -262,8 +263,8 @@ export class KafkaReceiver implements Receiver {
           }
           const count = this.#retryLog.take();
           if (count !== undefined) logger.info({ code: error.code, error: error.message, partition: state.partition, refusals: count }, 'The pipeline refused spans from Kafka for now; partition paused, retrying.');
-          const ceiling = Math.min(backoff.max_interval, backoff.initial_interval * 2 ** Math.min(attempt - 1, 30));
-          await sleep(Math.max(error.retryAfterMs ?? 0, Math.round(Math.random() * ceiling)));
+          const delay = backoffDelayMs({ initialIntervalMs: backoff.initial_interval, maxIntervalMs: backoff.max_interval }, attempt);
+          await sleep(Math.max(error.retryAfterMs ?? 0, delay));
           if (this.#closing || this.#partitions.get(state.partition) !== state) return false;
         }
       }

@@ -14,6 +14,7 @@
  * it too high (never too low, except in the rare case of a job added after a timeout was reported);
  * it is reset whenever the queue is found empty.
  */
+import { backoffDelayMs } from '../../retry/backoff.ts';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ComponentSettings } from '../../component.ts';
@@ -94,10 +95,9 @@ const MAX_STALLED = 5;
 /** Promoting every delayed job at once when the destination answers again, at most this often. */
 const PROMOTE_INTERVAL_MS = 1_000;
 
-/** Full jitter (AWS "Exponential Backoff And Jitter"), the same formula as the in-memory retry. */
+/** The shared full-jitter backoff (core/retry/backoff.ts), as BullMQ's backoff strategy. */
 export function fullJitterMs(attempt: number, backoff: DurableRetryOptions['backoff']): number {
-  const ceiling = Math.min(backoff.maxIntervalMs, backoff.initialIntervalMs * 2 ** Math.min(Math.max(attempt, 1) - 1, 30));
-  return Math.round(Math.random() * ceiling);
+  return backoffDelayMs(backoff, attempt);
 }
 
 function formatBytes(bytes: number): string {
