@@ -35,6 +35,8 @@ export class AdmissionLedger {
   readonly limits: AdmissionLimits;
   readonly #metrics: Metrics | undefined;
   readonly #accounts = new Map<string, Account>();
+  /** Holders that can refuse for reasons other than memory (a full Redis queue, a stalled stream). */
+  readonly #valves: { name: string; closed: () => boolean }[] = [];
   #bytes = 0;
   #spans = 0;
 
@@ -64,20 +66,31 @@ export class AdmissionLedger {
   }
 
   /**
-   * Opens (or reopens: names are per holder, such as `skywalking/sending_queue`) an account. Two
-   * components with the same name share one account, which is harmless: amounts still balance.
+   * Opens an account for one holder, named like `skywalking/sending_queue`. A name already taken
+   * (a processor in two pipelines) gets a `#2` suffix, so every account is one holder's alone.
    */
   account(name: string): LedgerAccount {
-    let account = this.#accounts.get(name);
-    if (!account) {
-      account = new Account(name, this, this.#metrics);
-      this.#accounts.set(name, account);
-    }
+    let unique = name;
+    for (let n = 2; this.#accounts.has(unique); n++) unique = `${name}#${n}`;
+    const account = new Account(unique, this, this.#metrics);
+    this.#accounts.set(unique, account);
     return account;
+  }
+
+  /**
+   * Registers a holder's own refusal: while `closed()` is true, receivers refuse new data as they
+   * do when the ledger is full. This keeps every refusal at the edge, before acknowledgement, so
+   * stages between a receiver and the holder never get a refusal for data they already accepted.
+   */
+  addValve(name: string, closed: () => boolean): void {
+    this.#valves.push({ name, closed });
   }
 
   /** Throws a retryable OverloadedError while the bound is reached; `who` names the refusing receiver. */
   admit(who: string): void {
+    for (const valve of this.#valves) {
+      if (valve.closed()) throw new OverloadedError(`${who}: ${valve.name} cannot take more for now; retry later.`, this.limits.retryAfterMs);
+    }
     if (!this.full) return;
     const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
     throw new OverloadedError(

@@ -15,6 +15,10 @@
  *   and its local root refs the agent's segment with the fields the agent sent.
  * - SERVER/CONSUMER → Entry only as span 0 (one Entry per segment, as the agents do; nested server
  *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local.
+ * - A segment holds at most `maxSegmentSpans` spans (the agents stop at 300 and lose the rest). A
+ *   larger local tree is split by subtrees: walking it depth first, a span that would not fit starts
+ *   a segment of its own with its subtree, linked to its parent by a CrossThread ref. Nothing is
+ *   dropped, and a split-off SERVER span stays Local, so no Entry ref claims a service relation.
  * - The local root gets a ref to its parent span, found among this trace's spans or, for late
  *   spans, in the index of recently flushed spans, and one ref per span link whose target is known
  *   (batch consumers). Cross-instance or remote parents give a CrossProcess ref whose
@@ -138,11 +142,50 @@ function nsToMs(ns: bigint): number {
   return Number(ns / 1_000_000n);
 }
 
-export function buildSegments(traceId: string, spans: readonly HeldSpan[], lookup: PlacementLookup): BuildResult {
+export interface BuildOptions {
+  /** Most spans in one segment; a larger local tree is split (see the file comment). */
+  maxSegmentSpans?: number;
+}
+
+/**
+ * Chooses the spans that start a segment of their own so that no segment of this local tree holds
+ * more than `limit` spans: depth first in (start, span id) order, a span that no longer fits starts
+ * a new segment with its subtree, which is then split the same way.
+ */
+function markSplitRoots(root: HeldSpan, members: readonly HeldSpan[], limit: number, splitRoots: Set<string>): void {
+  const children = new Map<string, HeldSpan[]>();
+  for (const h of [...members].sort(byStartThenId)) {
+    let list = children.get(h.span.parentSpanId);
+    if (!list) children.set(h.span.parentSpanId, (list = []));
+    list.push(h);
+  }
+  const starts: HeldSpan[] = [root];
+  while (starts.length > 0) {
+    const start = starts.pop()!;
+    let count = 0;
+    const stack: HeldSpan[] = [start];
+    while (stack.length > 0) {
+      const h = stack.pop()!;
+      if (h !== start && count >= limit) {
+        splitRoots.add(h.span.spanId);
+        starts.push(h);
+        continue;
+      }
+      count++;
+      const kids = children.get(h.span.spanId);
+      if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+    }
+  }
+}
+
+export function buildSegments(traceId: string, spans: readonly HeldSpan[], lookup: PlacementLookup, options: BuildOptions = {}): BuildResult {
   const byId = new Map<string, HeldSpan>();
   for (const h of spans) byId.set(h.span.spanId, h);
+  /** Span ids made local roots only to keep segments within maxSegmentSpans. */
+  const splitRoots = new Set<string>();
 
   const isLocalRoot = (h: HeldSpan): boolean => {
+    if (splitRoots.size > 0 && splitRoots.has(h.span.spanId)) return true;
     const parentId = h.span.parentSpanId;
     if (!parentId) return true;
     const parent = byId.get(parentId);
@@ -177,12 +220,28 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
     return root;
   };
 
-  const groups = new Map<string, HeldSpan[]>();
-  for (const h of spans) {
-    const root = resolveRoot(h);
-    let g = groups.get(root);
-    if (!g) groups.set(root, (g = []));
-    if (h.span.spanId !== root) g.push(h);
+  const group = (): Map<string, HeldSpan[]> => {
+    const groups = new Map<string, HeldSpan[]>();
+    for (const h of spans) {
+      const root = resolveRoot(h);
+      let g = groups.get(root);
+      if (!g) groups.set(root, (g = []));
+      if (h.span.spanId !== root) g.push(h);
+    }
+    return groups;
+  };
+  let groups = group();
+  const maxSegmentSpans = options.maxSegmentSpans ?? Number.POSITIVE_INFINITY;
+  let oversized = false;
+  for (const [rootId, members] of groups) {
+    if (members.length + 1 > maxSegmentSpans) {
+      oversized = true;
+      markSplitRoots(byId.get(rootId)!, members, maxSegmentSpans, splitRoots);
+    }
+  }
+  if (oversized) {
+    rootOf.clear();
+    groups = group();
   }
 
   const roots = [...groups.keys()].map((id) => byId.get(id)!).sort(byStartThenId);
@@ -214,7 +273,7 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
       if (i === 0) rootTranslated = t;
       let spanType: SpanType = SpanType.Local;
       if (isClientKind(h.span.kind)) spanType = SpanType.Exit;
-      else if (i === 0 && isServerKind(h.span.kind)) spanType = SpanType.Entry;
+      else if (i === 0 && isServerKind(h.span.kind) && !splitRoots.has(h.span.spanId)) spanType = SpanType.Entry;
       // The OAP skips an Exit without a peer entirely; as Local it still shows in the trace.
       if (spanType === SpanType.Exit && !t.peer) spanType = SpanType.Local;
       return {

@@ -2,16 +2,18 @@
  * Base for exporters whose output is SkyWalking segments (skywalking gRPC, debug, later Kafka).
  * It owns the trace assembler: spans are buffered per trace, whole traces become segments, and a
  * subclass only delivers finished segments. Ack point: `consume` resolves once the spans are in the
- * assembler's bounded buffer (which, when over its bounds, flushes its oldest traces early rather
- * than refuse); it rejects with OverloadedError while the subclass's delivery queue is full, so the
- * sender retries instead of skybridge growing without bound. With `ackAfterExport` (a subclass
- * opts in), `consume` resolves only once every segment holding the batch's spans was delivered or
- * durably queued (after-export-acks.ts).
+ * assembler's buffer (which, when over its bounds, builds its oldest traces early rather than
+ * refuse). It never refuses for space: what is held is bounded by the admission ledger at the
+ * receivers (core/admission/), where the subclass's own "cannot take more" signal (`hasCapacity`)
+ * is registered too, so stages in front (batch, tail_sampling) are never refused data they already
+ * acknowledged. With `ackAfterExport` (a subclass opts in), `consume` resolves only once every
+ * segment holding the batch's spans was delivered or durably queued (after-export-acks.ts).
  */
 import { z } from 'zod';
 import type { ComponentSettings, Exporter, Host } from '../component.ts';
 import type { ConsumeContext } from '../consumer.ts';
-import { OverloadedError, UnavailableError } from '../errors.ts';
+import { ledgerOf } from '../admission/admission-ledger.ts';
+import { UnavailableError } from '../errors.ts';
 import { countSpans, traceIdsOf, type SpanBatch } from '../model/span-batch.ts';
 import { duration } from '../config/units.ts';
 import { AfterExportAcks, type DeliveryReceipt } from './after-export-acks.ts';
@@ -26,8 +28,18 @@ export const assemblySchema = z
     max_wait: duration({ min: '10ms', max: '30m' })
       .prefault('10s')
       .describe('Longest a trace is held from its first span, even if spans (such as its root) are still missing.'),
-    max_traces: z.number().int().min(1).max(10_000_000).default(50_000).describe('Traces held at once; beyond this new spans are refused (retryable).'),
-    max_spans: z.number().int().min(1).max(100_000_000).default(1_000_000).describe('Spans held at once across all traces; beyond this new spans are refused (retryable).'),
+    max_traces: z
+      .number().int().min(1).max(10_000_000).default(50_000)
+      .describe('Traces held at once; past it the oldest traces are built early (not dropped).'),
+    max_spans: z
+      .number().int().min(1).max(100_000_000).default(1_000_000)
+      .describe('Spans held at once across all traces; past it the oldest traces are built early (not dropped). Memory is bounded by the top-level admission block.'),
+    max_spans_per_trace: z
+      .number().int().min(1).max(10_000_000).default(10_000)
+      .describe('Spans one trace may gather before what it holds is built at once; later spans of it join by refs. Keeps a runaway trace from one long build.'),
+    max_segment_spans: z
+      .number().int().min(10).max(1_000_000).default(300)
+      .describe("Spans in one segment, as the agents' span_limit_per_segment; a larger local tree is split into CrossThread-linked segments."),
     flushed_index_size: z
       .number().int().min(0).max(100_000_000).default(200_000)
       .describe('Spans remembered after their trace was flushed, so late spans still get correct refs and duplicates are recognised.'),
@@ -55,6 +67,7 @@ export abstract class SegmentExporter implements Exporter {
   constructor(settings: ComponentSettings, assembly: AssemblyConfig, options: SegmentExporterOptions = {}) {
     this.settings = settings;
     this.#acks = options.ackAfterExport ? new AfterExportAcks(settings.id, options.ackAfterExport.timeoutMs) : undefined;
+    ledgerOf(settings).addValve(`exporter ${settings.id}`, () => !this.#closing && !this.hasCapacity());
     this.assembler = new TraceAssembler(settings, assembly, {
       onSegments: (segments, traceId) => this.deliver(segments, this.#acks?.flushed(traceId, segments.length)),
       onInstance: (props) => this.onInstance(props),
@@ -66,7 +79,7 @@ export abstract class SegmentExporter implements Exporter {
    * `ackAfterExport`, `receipt` is set: call its `done()` or `lost()` once per segment.
    */
   protected abstract deliver(segments: AssembledSegment[], receipt?: DeliveryReceipt): void;
-  /** False while the delivery queue is full: new spans are then refused with a retryable status. */
+  /** False while the delivery queue is full: receivers then refuse new spans with a retryable status. */
   protected abstract hasCapacity(): boolean;
   /** Called once per (service, instance) the assembler meets, with properties from resource attributes. */
   protected onInstance(_props: InstanceProperties): void {}
@@ -76,7 +89,6 @@ export abstract class SegmentExporter implements Exporter {
 
   async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
     if (this.#closing) throw new UnavailableError(`Exporter ${this.settings.id} is shutting down.`);
-    if (!this.hasCapacity()) throw new OverloadedError(`Exporter ${this.settings.id} delivery queue is full.`);
     const acks = this.#acks;
     if (acks === undefined) {
       this.assembler.add(batch, ctx.wholeTraces === true);

@@ -5,16 +5,17 @@ import type { ComponentSettings } from '../component.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
+import type { AssemblyConfig } from './segment-exporter.ts';
 import { TraceAssembler } from './trace-assembler.ts';
 
-function setup(overrides: Partial<{ quiet_period: number; max_wait: number; max_traces: number; max_spans: number; flushed_index_size: number }> = {}) {
+function setup(overrides: Partial<AssemblyConfig> = {}) {
   const metrics = new Metrics();
   const settings: ComponentSettings = { id: 'test', kind: 'exporter', logger: createLogger({ level: 'silent' }), metrics };
   const out: AssembledSegment[] = [];
   const instances: InstanceProperties[] = [];
   const assembler = new TraceAssembler(
     settings,
-    { quiet_period: 1000, max_wait: 10_000, max_traces: 1000, max_spans: 100_000, flushed_index_size: 10_000, ...overrides },
+    { quiet_period: 1000, max_wait: 10_000, max_traces: 1000, max_spans: 100_000, max_spans_per_trace: 10_000, max_segment_spans: 300, flushed_index_size: 10_000, ...overrides },
     { onSegments: (s) => out.push(...s), onInstance: (p) => instances.push(p) },
   );
   const dropped = async (reason: string) => {

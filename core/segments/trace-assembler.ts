@@ -5,12 +5,21 @@
  * exporter fill SkyWalking refs, which need the parent's segment id, span number, service,
  * instance, endpoint and peer.
  *
- * Bounds: `max_traces` and `max_spans`. Past them the oldest trace is flushed early as it is
- * (counted as `evicted`), so memory stays bounded without losing accepted spans.
+ * Bounds: `max_traces` and `max_spans`; past them the oldest trace is built early as it is
+ * (counted as `evicted`). A trace past `max_spans_per_trace` is built at once with what it holds
+ * (`oversized`); its later spans form further segments that ref the earlier ones. Nothing is
+ * dropped for space: memory is bounded upstream by the admission ledger, where the held spans are
+ * accounted (estimated heap bytes and spans) until their segments are handed on.
+ *
+ * Building is paced: traces that are due wait in a queue that is worked off in slices of about
+ * BUILD_SLICE_MS, each slice in its own turn of the event loop, so a burst of flushes (a quiet
+ * period's traffic at once, a huge trace) never holds health checks and receivers up for long.
  */
+import { ledgerOf, type LedgerAccount } from '../admission/admission-ledger.ts';
 import type { ComponentSettings } from '../component.ts';
 import type { SpanBatch } from '../model/span-batch.ts';
 import { DecidedSpanIndex } from '../traces/decided-span-index.ts';
+import { estimateSpanBytes } from '../traces/span-size.ts';
 import { TraceBuffer, type HeldTrace } from '../traces/trace-buffer.ts';
 import { buildSegments, type HeldSpan, type SpanPlacement } from './segment-builder.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
@@ -20,17 +29,24 @@ import { identifyService, instanceProperties, type ServiceIdentity } from './ser
 export interface AssemblerCallbacks {
   /**
    * Finished segments: every span held for `traceId` (the OTel trace id), built at once. Called
-   * synchronously from `add`, the flush timer or `flushAll`, once per flushed trace.
+   * from `add`, the flush timer, a build slice or `flushAll`, once per flushed trace.
    */
   onSegments(segments: AssembledSegment[], traceId: string): void;
   /** A (service, instance) seen for the first time. */
   onInstance(props: InstanceProperties): void;
 }
 
-export type FlushReason = 'complete' | 'timeout' | 'evicted' | 'shutdown';
+export type FlushReason = 'complete' | 'timeout' | 'evicted' | 'oversized' | 'shutdown';
 
 /** Instances remembered for `onInstance`; past this the set restarts (a re-report is harmless). */
 const MAX_REMEMBERED_INSTANCES = 100_000;
+/** Longest stretch of segment building in one turn of the event loop. */
+const BUILD_SLICE_MS = 10;
+
+interface DueTrace {
+  trace: HeldTrace<HeldSpan>;
+  reason: FlushReason;
+}
 
 export class TraceAssembler {
   readonly #settings: ComponentSettings;
@@ -40,6 +56,15 @@ export class TraceAssembler {
   /** Where every recently flushed span went: late children's refs and duplicate detection. */
   readonly #index: DecidedSpanIndex<SpanPlacement>;
   readonly #instances = new Set<string>();
+  readonly #account: LedgerAccount;
+  /** Traces taken out of the buffer and waiting for a build slice, oldest first. */
+  #due: DueTrace[] = [];
+  #dueHead = 0;
+  /** Trace id → number of its entries in #due (a trace can be due more than once: oversized pieces). */
+  readonly #dueIds = new Map<string, number>();
+  #dueSpans = 0;
+  #dueBytes = 0;
+  #sliceScheduled: NodeJS.Immediate | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: ComponentSettings, config: AssemblyConfig, callbacks: AssemblerCallbacks) {
@@ -47,13 +72,20 @@ export class TraceAssembler {
     this.#config = config;
     this.#callbacks = callbacks;
     this.#index = new DecidedSpanIndex(config.flushed_index_size);
+    this.#account = ledgerOf(settings).account(`${settings.id}/trace_buffer`);
     this.#buffer = new TraceBuffer<HeldSpan>(
-      { quietPeriodMs: config.quiet_period, maxWaitMs: config.max_wait, maxTraces: config.max_traces, maxSpans: config.max_spans },
       {
-        onReady: (trace, reason) => this.#flush(this.#buffer.remove(trace.traceId)!, reason),
-        // The oversized reason never comes: the assembler sets no per-trace bound.
-        onEvict: (trace) => this.#flush(trace, 'evicted'),
+        quietPeriodMs: config.quiet_period,
+        maxWaitMs: config.max_wait,
+        maxTraces: config.max_traces,
+        maxSpans: config.max_spans,
+        maxSpansPerTrace: config.max_spans_per_trace,
+      },
+      {
+        onReady: (trace, reason) => this.#makeDue(this.#buffer.remove(trace.traceId)!, reason),
+        onEvict: (trace, reason) => this.#makeDue(trace, reason),
         decidedSpans: (traceId) => this.#index.trace(traceId),
+        sizeOf: (entry) => estimateSpanBytes(entry.span),
       },
     );
     const component = settings.id;
@@ -61,27 +93,29 @@ export class TraceAssembler {
     settings.metrics.queueCapacity.set({ component, queue: 'trace_buffer_traces' }, config.max_traces);
   }
 
+  /** Spans held, including traces due and not yet built. */
   get heldSpans(): number {
-    return this.#buffer.heldSpans;
-  }
-
-  /** True while spans of `traceId` are held (they will be in its next flush). */
-  holds(traceId: string): boolean {
-    return this.#buffer.get(traceId) !== undefined;
+    return this.#buffer.heldSpans + this.#dueSpans;
   }
 
   get heldTraces(): number {
-    return this.#buffer.heldTraces;
+    return this.#buffer.heldTraces + this.#dueIds.size;
+  }
+
+  /** True while spans of `traceId` are held (they will be in one of its next flushes). */
+  holds(traceId: string): boolean {
+    return this.#buffer.get(traceId) !== undefined || this.#dueIds.has(traceId);
   }
 
   /**
    * Buffer a batch. Never throws for data reasons; duplicates are counted and skipped. With
-   * `wholeTraces` the batch's traces are built into segments at once (an earlier stage already
-   * waited for them), so their spans are never held twice.
+   * `wholeTraces` the batch's traces are built at once (an earlier stage already waited for them),
+   * so their spans are never held twice.
    */
   add(batch: SpanBatch, wholeTraces = false): void {
     const touched = wholeTraces ? new Set<string>() : undefined;
     const now = Date.now();
+    const perTrace = this.#config.max_spans_per_trace;
     let duplicates = 0;
     for (const rs of batch.resourceSpans) {
       const identity = identifyService(rs.resource.attributes);
@@ -90,7 +124,11 @@ export class TraceAssembler {
         for (const span of ss.spans) {
           const trace = this.#buffer.add({ span, scope: ss.scope, identity, receivedAtMs: now }, now);
           if (trace === undefined) duplicates++;
-          else touched?.add(trace.traceId);
+          else {
+            touched?.add(trace.traceId);
+            // Within one batch too: a trace never grows past its bound before it is built.
+            if (trace.spans.size > perTrace) this.#buffer.enforceBounds();
+          }
         }
       }
     }
@@ -98,11 +136,11 @@ export class TraceAssembler {
     if (touched) {
       for (const traceId of touched) {
         const trace = this.#buffer.remove(traceId);
-        if (trace) this.#flush(trace, 'complete');
+        if (trace) this.#makeDue(trace, 'complete');
       }
     }
     this.#buffer.enforceBounds();
-    this.#updateGauges();
+    this.#buildSlice();
   }
 
   start(): void {
@@ -121,7 +159,7 @@ export class TraceAssembler {
   /** Flush every trace that is ready at `now`. Public for tests that drive time themselves. */
   tick(now: number): void {
     this.#buffer.tick(now);
-    this.#updateGauges();
+    this.#buildSlice();
   }
 
   /**
@@ -131,14 +169,24 @@ export class TraceAssembler {
   abandon(traceIds: ReadonlySet<string>): number {
     let spans = 0;
     for (const traceId of traceIds) spans += this.#buffer.remove(traceId)?.spans.size ?? 0;
+    if (this.#dueIds.size > 0) {
+      for (let i = this.#dueHead; i < this.#due.length; i++) {
+        const due = this.#due[i]!;
+        if (!traceIds.has(due.trace.traceId) || due.trace.spans.size === 0) continue;
+        spans += due.trace.spans.size;
+        this.#forgetDue(due);
+        due.trace.spans.clear();
+      }
+    }
     if (spans > 0) this.#settings.metrics.recordDrop(this.#settings.id, 'abandoned', spans, true);
-    this.#updateGauges();
+    this.#syncHoldings();
     return spans;
   }
 
+  /** Builds everything held, due or not, at once (shutdown). */
   flushAll(reason: FlushReason): void {
-    for (const trace of this.#buffer.drain()) this.#flush(trace, reason);
-    this.#updateGauges();
+    for (const trace of this.#buffer.drain()) this.#makeDue(trace, reason);
+    this.#buildSlice(Number.POSITIVE_INFINITY);
   }
 
   #noteInstance(identity: ServiceIdentity): void {
@@ -146,6 +194,50 @@ export class TraceAssembler {
     if (this.#instances.size >= MAX_REMEMBERED_INSTANCES) this.#instances.clear();
     this.#instances.add(identity.key);
     this.#callbacks.onInstance(instanceProperties(identity));
+  }
+
+  #makeDue(trace: HeldTrace<HeldSpan>, reason: FlushReason): void {
+    this.#due.push({ trace, reason });
+    this.#dueIds.set(trace.traceId, (this.#dueIds.get(trace.traceId) ?? 0) + 1);
+    this.#dueSpans += trace.spans.size;
+    this.#dueBytes += trace.bytes;
+  }
+
+  #forgetDue(due: DueTrace): void {
+    const id = due.trace.traceId;
+    const left = (this.#dueIds.get(id) ?? 1) - 1;
+    if (left === 0) this.#dueIds.delete(id);
+    else this.#dueIds.set(id, left);
+    this.#dueSpans -= due.trace.spans.size;
+    this.#dueBytes -= due.trace.bytes;
+  }
+
+  /** Builds due traces, oldest first, for about `budgetMs`; schedules the rest for the next turn. */
+  #buildSlice(budgetMs = BUILD_SLICE_MS): void {
+    const started = performance.now();
+    while (this.#dueHead < this.#due.length) {
+      const due = this.#due[this.#dueHead]!;
+      this.#due[this.#dueHead++] = undefined as unknown as DueTrace;
+      if (due.trace.spans.size > 0) {
+        this.#forgetDue(due);
+        this.#flush(due.trace, due.reason);
+      }
+      if (performance.now() - started >= budgetMs) break;
+    }
+    if (this.#dueHead === this.#due.length) {
+      this.#due = [];
+      this.#dueHead = 0;
+    } else if (this.#dueHead > 4096 && this.#dueHead * 2 > this.#due.length) {
+      this.#due = this.#due.slice(this.#dueHead);
+      this.#dueHead = 0;
+    }
+    if (this.#dueHead < this.#due.length && this.#sliceScheduled === undefined) {
+      this.#sliceScheduled = setImmediate(() => {
+        this.#sliceScheduled = undefined;
+        this.#buildSlice();
+      });
+    }
+    this.#syncHoldings();
   }
 
   /** Builds the segments of a trace already taken out of the buffer. */
@@ -157,7 +249,12 @@ export class TraceAssembler {
     let result;
     try {
       const flushed = this.#index.trace(traceId);
-      result = buildSegments(traceId, [...trace.spans.values()], (tid, spanId) => (tid === traceId ? flushed?.get(spanId) : this.#index.get(tid, spanId)));
+      result = buildSegments(
+        traceId,
+        [...trace.spans.values()],
+        (tid, spanId) => (tid === traceId ? flushed?.get(spanId) : this.#index.get(tid, spanId)),
+        { maxSegmentSpans: this.#config.max_segment_spans },
+      );
     } catch (error) {
       // A translation bug must not take the process down or silently lose the trace's spans.
       metrics.recordDrop(component, 'translation_failed', trace.spans.size);
@@ -165,16 +262,21 @@ export class TraceAssembler {
       return;
     }
     if (result.orphanRefs > 0) metrics.assemblerEvents.inc({ component, event: 'orphan_ref' }, result.orphanRefs);
-    if (reason === 'evicted') {
-      this.#settings.logger.debug({ traceId, spans: trace.spans.size }, 'Trace buffer full; flushed the oldest trace early.');
+    if (reason === 'evicted' || reason === 'oversized') {
+      this.#settings.logger.debug({ traceId, spans: trace.spans.size, reason }, 'Built a trace early (buffer or per-trace bound).');
     }
     this.#index.addAll(traceId, result.placements);
     this.#callbacks.onSegments(result.segments, traceId);
   }
 
-  #updateGauges(): void {
+  /** Moves the ledger account and the gauges to what the buffer and the due queue hold now. */
+  #syncHoldings(): void {
+    const bytes = this.#buffer.heldBytes + this.#dueBytes;
+    const spans = this.#buffer.heldSpans + this.#dueSpans;
+    const account = this.#account;
+    if (bytes !== account.bytes || spans !== account.spans) account.add(bytes - account.bytes, spans - account.spans);
     const component = this.#settings.id;
-    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_spans' }, this.#buffer.heldSpans);
-    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_traces' }, this.#buffer.heldTraces);
+    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_spans' }, spans);
+    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_traces' }, this.heldTraces);
   }
 }

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { ComponentSettings, Host } from '../../core/component.ts';
+import { ledgerOf, type LedgerAccount } from '../../core/admission/admission-ledger.ts';
 import { SegmentExporter } from '../../core/segments/segment-exporter.ts';
 import type { AssembledSegment, SegmentObject } from '../../core/segments/segment-object.ts';
 import type { DropReason } from '../../core/telemetry/metrics.ts';
@@ -41,6 +42,8 @@ export class DebugExporter extends SegmentExporter {
   /** Called when the last pending write completed (shutdown waits on it). */
   #onIdle: (() => void) | undefined;
   #abandoned = false;
+  /** Lines handed to the stream and not yet written, in the admission ledger until their callback. */
+  readonly #account: LedgerAccount;
   readonly #onStreamError = (error: Error): void => {
     if (!this.#failed) this.settings.logger.error({ error, output: this.#config.output }, 'The debug output failed; segments are dropped from now on.');
     this.#failed = true;
@@ -49,6 +52,7 @@ export class DebugExporter extends SegmentExporter {
   /** `std` replaces process.stdout/stderr (tests). */
   constructor(settings: ComponentSettings, config: DebugConfig, std: StdStreams = { stdout: process.stdout, stderr: process.stderr }) {
     super(settings, config.assembly);
+    this.#account = ledgerOf(settings).account(`${settings.id}/output`);
     this.#config = config;
     this.#std = std;
   }
@@ -86,8 +90,12 @@ export class DebugExporter extends SegmentExporter {
     for (const { segment } of segments) text += `${JSON.stringify(line(segment))}\n`;
     this.#pendingSpans += spans;
     this.#pendingWrites += 1;
+    // A JS string costs up to two bytes a character until the stream encodes it.
+    const bytes = text.length * 2;
+    this.#account.add(bytes, spans);
     // One write per delivery; the callback is the point the line left skybridge's hands.
     stream.write(text, (error) => {
+      this.#account.release(bytes, spans);
       if (this.#abandoned) return;
       this.#pendingSpans -= spans;
       if (--this.#pendingWrites === 0) this.#onIdle?.();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../core/config/units.ts';
+import { duration, size } from '../../core/config/units.ts';
 import { brokersSchema, clientIdSchema, producerSchema, topicName } from '../../core/kafka/config.ts';
 import { assemblySchema } from '../../core/segments/segment-exporter.ts';
 
@@ -15,6 +15,9 @@ export const skywalkingKafkaConfigSchema = z
     topic_segments: topicName('segments').optional().describe('Overrides the segments topic (default [namespace-]skywalking-segments).'),
     topic_managements: topicName('management messages').optional().describe('Overrides the management topic (default [namespace-]skywalking-managements).'),
     producer: producerSchema,
+    max_segment_size: size({ min: '1KiB', max: '1GiB' })
+      .prefault('1MB')
+      .describe("Largest encoded segment produced. A Kafka broker refuses a message above its message.max.bytes (1 MB by default) for good, so a larger segment is dropped and counted (segment_too_large) instead of retried forever; raise both together."),
     sending_queue: z
       .strictObject({
         queue_size: z

@@ -1,6 +1,7 @@
 import { backoffDelayMs, sleep } from '../../core/retry/backoff.ts';
 import type { ComponentSettings, Host } from '../../core/component.ts';
-import { UnavailableError } from '../../core/errors.ts';
+import { ExportFailedError, UnavailableError } from '../../core/errors.ts';
+import { ledgerOf, type LedgerAccount } from '../../core/admission/admission-ledger.ts';
 import { BatchingProducer, type OutgoingMessage } from '../../core/kafka/batching-producer.ts';
 import { createKafka } from '../../core/kafka/client.ts';
 import type { DeliveryReceipt } from '../../core/segments/after-export-acks.ts';
@@ -37,6 +38,9 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
   readonly #failureLog = new BurstLog();
   /** Segments handed to `deliver` and not yet acknowledged by Kafka (or given up). */
   #queued = 0;
+  /** Their encoded bytes and spans, in the admission ledger until Kafka acknowledged them. */
+  readonly #account: LedgerAccount;
+  readonly #tooLargeLog = new BurstLog();
   #keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: ComponentSettings, config: SkyWalkingKafkaConfig) {
@@ -58,6 +62,7 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
       flushMaxMessages: config.producer.flush_max_messages,
     });
     settings.metrics.queueCapacity.set({ component: settings.id, queue: 'sending_queue' }, config.sending_queue.queue_size);
+    this.#account = ledgerOf(settings).account(`${settings.id}/sending_queue`);
   }
 
   describe(): string[] {
@@ -72,30 +77,42 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
     const now = Date.now();
     const messages: OutgoingMessage[] = [];
     let spans = 0;
+    let bytes = 0;
     for (const { segment } of segments) {
-      spans += segment.spans.length;
-      messages.push({ topic: this.#topics.segments, key: segment.traceSegmentId, value: encodeSegment(segment) });
+      const value = encodeSegment(segment);
       this.#touch(segment.service, segment.serviceInstance, now);
+      if (value.length > this.#config.max_segment_size) {
+        this.#dropTooLarge(segment.traceSegmentId, segment.spans.length, value.length);
+        receipt?.lost(new ExportFailedError(`A segment of ${value.length} bytes is larger than max_segment_size; Kafka would refuse it.`));
+        continue;
+      }
+      spans += segment.spans.length;
+      bytes += value.length;
+      messages.push({ topic: this.#topics.segments, key: segment.traceSegmentId, value });
     }
-    this.#queued += segments.length;
+    if (messages.length === 0) return;
+    const count = messages.length;
+    this.#queued += count;
+    this.#account.add(bytes, spans);
     this.#gauge();
     this.#track(
       this.#produceWithRetry(messages).then((sent) => {
-        this.#queued -= segments.length;
+        this.#queued -= count;
+        this.#account.release(bytes, spans);
         this.#gauge();
         const { metrics, id } = this.settings;
         if (!sent) {
           metrics.recordDrop(id, 'shutdown_timeout', spans);
           const error = new UnavailableError(`Exporter ${id} shut down before Kafka acknowledged the segments.`);
-          for (let i = 0; i < segments.length; i++) receipt?.lost(error);
+          for (let i = 0; i < count; i++) receipt?.lost(error);
           return;
         }
-        metrics.exporterSentSegments.inc({ component: id }, segments.length);
+        metrics.exporterSentSegments.inc({ component: id }, count);
         metrics.exporterSentSpans.inc({ component: id }, spans);
-        metrics.kafkaMessages.inc({ component: id, topic: this.#topics.segments, outcome: 'produced' }, segments.length);
+        metrics.kafkaMessages.inc({ component: id, topic: this.#topics.segments, outcome: 'produced' }, count);
         const done = Date.now();
         for (const { receivedAtMs } of segments) metrics.exportLatency.observe({ component: id }, (done - receivedAtMs) / 1000);
-        for (let i = 0; i < segments.length; i++) receipt?.done();
+        for (let i = 0; i < count; i++) receipt?.done();
       }),
     );
   }
@@ -149,6 +166,18 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
     else {
       entry.lastSeenMs = now;
       if (layer !== undefined) entry.layer = layer;
+    }
+  }
+
+  /** A permanent refusal we can see coming: never produced, counted, logged once per burst. */
+  #dropTooLarge(traceSegmentId: string, spans: number, bytes: number): void {
+    this.settings.metrics.recordDrop(this.settings.id, 'segment_too_large', spans);
+    const total = this.#tooLargeLog.take(spans);
+    if (total !== undefined) {
+      this.settings.logger.warn(
+        { traceSegmentId, bytes, maxSegmentSize: this.#config.max_segment_size, spans: total },
+        'A segment is larger than max_segment_size (the broker would refuse it); it is dropped. Raise max_segment_size with the broker\'s message.max.bytes, or lower assembly.max_segment_spans.',
+      );
     }
   }
 

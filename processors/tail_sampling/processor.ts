@@ -11,6 +11,7 @@
  * refuses them, they are retried and `consume` refuses new spans with a retryable status, so
  * backpressure reaches the senders.
  */
+import { ledgerOf, type LedgerAccount } from '../../core/admission/admission-ledger.ts';
 import type { ComponentSettings, Processor } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
 import { asSkybridgeError, OverloadedError, UnavailableError } from '../../core/errors.ts';
@@ -55,6 +56,10 @@ export class TailSamplingProcessor implements Processor {
   /** Kept traces waiting to be handed on, oldest first. */
   #outbox: Trace[] = [];
   #outboxSpans = 0;
+  /** Estimated heap of the outbox's traces (and of those in flight), for the admission ledger. */
+  #outboxBytes = 0;
+  /** Buffer and outbox, in the admission ledger until kept traces are accepted downstream. */
+  readonly #account: LedgerAccount;
   /** Kept traces in batches handed on and not yet answered (their spans stay in #outboxSpans). */
   #inFlight = 0;
   /** The next stage refused the last release (retryable): new spans are refused too. */
@@ -80,6 +85,7 @@ export class TailSamplingProcessor implements Processor {
     this.#budget = config.sample_n_per_3_secs > 0 ? new WindowBudget(config.sample_n_per_3_secs, config.decision_wait) : undefined;
     this.#decisions = new DecisionCache(config.decision_cache_size);
     this.#acks = config.ack === 'after_decision' ? new DecisionAcks(settings.id, config.ack_timeout) : undefined;
+    this.#account = ledgerOf(settings).account(`${settings.id}/tail_sampling`);
     this.#releaseContext = { receiver: settings.id, transport: 'tail_sampling', wholeTraces: true };
     this.#buffer = new TraceBuffer<SampledSpan>(
       {
@@ -192,6 +198,7 @@ export class TailSamplingProcessor implements Processor {
       if (!traceIds.has(trace.traceId)) return true;
       spans += trace.spans.size;
       this.#outboxSpans -= trace.spans.size;
+      this.#outboxBytes -= trace.bytes;
       return false;
     });
     this.#settings.metrics.recordDrop(this.#settings.id, 'abandoned', spans, true);
@@ -253,6 +260,7 @@ export class TailSamplingProcessor implements Processor {
       if (waiting > 0) {
         this.#settings.metrics.recordDrop(this.#settings.id, 'shutdown_timeout', waiting);
         this.#settings.logger.warn({ spans: waiting, traces: this.#outbox.length }, 'Shutdown deadline passed before these kept traces were handed on; they were dropped.');
+        for (const trace of this.#outbox) this.#outboxBytes -= trace.bytes;
         this.#outbox = [];
         this.#outboxSpans -= waiting;
       }
@@ -362,6 +370,7 @@ export class TailSamplingProcessor implements Processor {
     if (kept) {
       this.#outbox.push(trace);
       this.#outboxSpans += trace.spans.size;
+      this.#outboxBytes += trace.bytes;
       this.#acks?.kept(trace.traceId);
     } else {
       metrics.recordDrop(component, 'sampled_out', trace.spans.size, true);
@@ -389,12 +398,15 @@ export class TailSamplingProcessor implements Processor {
 
   async #release(traces: Trace[], spans: number): Promise<void> {
     const { id: component, metrics, logger } = this.#settings;
+    let bytes = 0;
+    for (const trace of traces) bytes += trace.bytes;
     try {
       await this.#next.consume(toBatch(traces), this.#releaseContext);
       this.#acks?.released(traces.map((t) => t.traceId));
       this.#refusing = false;
       this.#retryDelayMs = RETRY_INITIAL_MS;
       this.#outboxSpans -= spans;
+      this.#outboxBytes -= bytes;
     } catch (err) {
       const error = asSkybridgeError(err);
       if (error.retryable && !this.#deadline?.aborted) {
@@ -413,6 +425,7 @@ export class TailSamplingProcessor implements Processor {
         }
       } else {
         this.#outboxSpans -= spans;
+        this.#outboxBytes -= bytes;
         const reason = error.retryable ? 'shutdown_timeout' : 'refused_downstream';
         metrics.recordDrop(component, reason, spans);
         this.#acks?.failed(traces.map((t) => t.traceId), error);
@@ -435,6 +448,10 @@ export class TailSamplingProcessor implements Processor {
     metrics.queueSize.set({ component, queue: 'trace_buffer_bytes' }, this.#buffer.heldBytes);
     metrics.queueSize.set({ component, queue: 'decision_cache' }, this.#decisions.size);
     metrics.queueSize.set({ component, queue: 'kept_awaiting_release' }, this.#outboxSpans);
+    const bytes = this.#buffer.heldBytes + this.#outboxBytes;
+    const spans = this.#buffer.heldSpans + this.#outboxSpans;
+    const account = this.#account;
+    if (bytes !== account.bytes || spans !== account.spans) account.add(bytes - account.bytes, spans - account.spans);
   }
 }
 
