@@ -1,4 +1,6 @@
+import { ledgerOf, type LedgerAccount } from '../../core/admission/admission-ledger.ts';
 import type { ComponentSettings, Processor } from '../../core/component.ts';
+import { estimateSpanBytes } from '../../core/traces/span-size.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
 import { asSkybridgeError, OverloadedError, UnavailableError, type SkybridgeError } from '../../core/errors.ts';
 import { countSpans, type SpanBatch } from '../../core/model/span-batch.ts';
@@ -62,6 +64,9 @@ export class BatchProcessor implements Processor {
   readonly #inFlight = new Map<Promise<void>, BatchOutcome>();
   /** Spans buffered or being sent; bounded by max_pending_spans. */
   #held = 0;
+  /** Estimated heap of the held spans, in the admission ledger until the next stage took them. */
+  #heldBytes = 0;
+  readonly #account: LedgerAccount;
   #closing = false;
   readonly #dropLog = new BurstLog();
   readonly #labels: { component: string; queue: string };
@@ -73,6 +78,7 @@ export class BatchProcessor implements Processor {
     this.#labels = { component: settings.id, queue: 'batch' };
     settings.metrics.queueCapacity.set(this.#labels, config.max_pending_spans);
     settings.metrics.queueSize.set(this.#labels, 0);
+    this.#account = ledgerOf(settings).account(`${settings.id}/batch`);
   }
 
   async start(): Promise<void> {}
@@ -86,6 +92,10 @@ export class BatchProcessor implements Processor {
     if (this.#held > 0 && this.#held + n > this.#config.max_pending_spans) {
       throw new OverloadedError(`Processor ${this.#settings.id} holds ${this.#held} spans (max_pending_spans ${this.#config.max_pending_spans}); retry later.`);
     }
+    let bytes = 0;
+    for (const rs of batch.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) bytes += estimateSpanBytes(span);
+    this.#heldBytes += bytes;
+    this.#account.add(bytes, n);
     this.#setHeld(this.#held + n);
 
     const lane = ctx.wholeTraces === true ? this.#lanes.whole : this.#lanes.ordinary;
@@ -165,6 +175,10 @@ export class BatchProcessor implements Processor {
       },
     ).finally(() => {
       this.#inFlight.delete(settled);
+      // Batches mix callers, so bytes leave in proportion to spans; all of them with the last span.
+      const bytes = spans >= this.#held ? this.#heldBytes : Math.round((this.#heldBytes * spans) / this.#held);
+      this.#heldBytes -= bytes;
+      this.#account.release(bytes, spans);
       this.#setHeld(this.#held - spans);
     });
     this.#inFlight.set(settled, outcome);
