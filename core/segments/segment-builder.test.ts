@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertOapRules, toDecodedShape } from '../../test/support/oap-rules.ts';
-import { threeServiceTrace } from '../../test/support/span-fixtures.ts';
+import { hexId, resourceSpans, span, threeServiceTrace } from '../../test/support/span-fixtures.ts';
 import { RefType, SpanLayer, SpanType } from './segment-object.ts';
 import { buildSegments, segmentIdFor, type HeldSpan } from './segment-builder.ts';
 import { identifyService } from './service-identity.ts';
 import { encodeTracestateValue, otelSpanIdFromSkyWalking, SW_SPAN_ID_ATTRIBUTE } from '../propagation/skywalking-continuation.ts';
-import type { ResourceSpans } from '../model/span-batch.ts';
+import { SpanKind, type ResourceSpans } from '../model/span-batch.ts';
 
 function held(...rss: ResourceSpans[]): HeldSpan[] {
   const out: HeldSpan[] = [];
@@ -195,5 +195,59 @@ describe('buildSegments', () => {
     assert.equal(payRef.parentSpanId, 5);
     assert.equal(payRef.traceId, sw.traceId);
   });
-});
 
+  describe('segments over maxSegmentSpans', () => {
+    /** A SERVER root with `width` INTERNAL children, each with `depth` CLIENT grandchildren. */
+    function wideTrace(width: number, depth: number) {
+      const traceId = hexId(16);
+      const root = span({ traceId, spanId: hexId(8), name: 'GET /batch', kind: SpanKind.SERVER, flags: 0x301, attributes: { 'http.request.method': 'GET', 'http.route': '/batch' } });
+      const spans = [root];
+      for (let i = 0; i < width; i++) {
+        const t = 1_700_000_000_000_000_000n + BigInt(i) * 1_000n;
+        const child = span({ traceId, spanId: hexId(8), parentSpanId: root.spanId, name: `item ${i}`, kind: SpanKind.INTERNAL, startTimeUnixNano: t, endTimeUnixNano: t + 500n });
+        spans.push(child);
+        for (let j = 0; j < depth; j++) {
+          spans.push(span({ traceId, spanId: hexId(8), parentSpanId: child.spanId, name: 'SELECT', kind: SpanKind.CLIENT, startTimeUnixNano: t + BigInt(j), endTimeUnixNano: t + BigInt(j) + 1n, attributes: { 'db.system': 'postgresql', 'server.address': 'db', 'server.port': 5432 } }));
+        }
+      }
+      return { traceId, root, spans: held(resourceSpans('batch', spans)) };
+    }
+
+    it('splits a wide local tree into full segments headed by Local continuation spans, losing nothing', () => {
+      const { traceId, root, spans } = wideTrace(1000, 2);
+      const { segments, orphanRefs } = buildSegments(traceId, spans, () => undefined, { maxSegmentSpans: 300 });
+      const segs = segments.map((s) => s.segment);
+      assert.equal(orphanRefs, 0);
+      assertOapRules(segs.map(toDecodedShape));
+      for (const seg of segs) assert.ok(seg.spans.length <= 300, `${seg.spans.length} spans in one segment`);
+      // 3,001 real spans, each exactly once, plus one Local head per continuation segment.
+      const heads = segs.length - 1;
+      assert.equal(segs.reduce((n, seg) => n + seg.spans.length, 0), 3_001 + heads);
+      assert.ok(segs.length <= Math.ceil(3_001 / 299) + 2, `a wide fan-out gives few full segments, got ${segs.length}`);
+      const [first, ...rest] = segs;
+      assert.equal(first!.traceSegmentId, segmentIdFor(traceId, root.spanId));
+      assert.equal(first!.spans[0]!.spanType, SpanType.Entry);
+      for (const seg of rest) {
+        const head = seg.spans[0]!;
+        assert.equal(head.spanType, SpanType.Local, 'a continuation is never an Entry (no self-relation at the OAP)');
+        assert.equal(head.refs.length, 1);
+        assert.equal(head.refs[0]!.refType, RefType.CrossThread);
+        const parent = segs.find((p) => p.traceSegmentId === head.refs[0]!.parentTraceSegmentId)!;
+        assert.equal(parent.spans.find((s) => s.spanId === head.refs[0]!.parentSpanId)!.operationName, head.operationName);
+      }
+    });
+
+    it('gives byte-identical segments for the same spans in any order', () => {
+      const { traceId, spans } = wideTrace(400, 1);
+      const once = buildSegments(traceId, spans, () => undefined, { maxSegmentSpans: 300 });
+      const again = buildSegments(traceId, [...spans].reverse(), () => undefined, { maxSegmentSpans: 300 });
+      assert.equal(JSON.stringify(again.segments), JSON.stringify(once.segments));
+      assert.ok(once.segments.length > 1);
+    });
+
+    it('leaves a segment within the limit as it is', () => {
+      const { traceId, spans } = wideTrace(99, 2);
+      assert.equal(buildSegments(traceId, spans, () => undefined, { maxSegmentSpans: 300 }).segments.length, 1);
+    });
+  });
+});

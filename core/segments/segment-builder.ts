@@ -16,9 +16,9 @@
  * - SERVER/CONSUMER → Entry only as span 0 (one Entry per segment, as the agents do; nested server
  *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local.
  * - A segment holds at most `maxSegmentSpans` spans (the agents stop at 300 and lose the rest). A
- *   larger local tree is split by subtrees: walking it depth first, a span that would not fit starts
- *   a segment of its own with its subtree, linked to its parent by a CrossThread ref. Nothing is
- *   dropped, and a split-off SERVER span stays Local, so no Entry ref claims a service relation.
+ *   larger local tree is split (splitLocalTree): the spans that do not fit go to continuation
+ *   segments, each headed by a Local span standing for their parent, with a CrossThread ref to it.
+ *   Nothing is dropped, and no Entry span carries the ref, so the OAP draws no self-relation.
  * - The local root gets a ref to its parent span, found among this trace's spans or, for late
  *   spans, in the index of recently flushed spans, and one ref per span link whose target is known
  *   (batch consumers). Cross-instance or remote parents give a CrossProcess ref whose
@@ -147,45 +147,113 @@ export interface BuildOptions {
   maxSegmentSpans?: number;
 }
 
+interface Chunk {
+  root: HeldSpan;
+  members: HeldSpan[];
+  /** For a continuation: the span id its synthetic root stands for, and which continuation of it this is. */
+  standsFor?: string;
+  n?: number;
+}
+
 /**
- * Chooses the spans that start a segment of their own so that no segment of this local tree holds
- * more than `limit` spans: depth first in (start, span id) order, a span that no longer fits starts
- * a new segment with its subtree, which is then split the same way.
+ * A Local span standing for `parent` at the head of a continuation segment: same name, a
+ * CrossThread ref to `parent`, spanning the children it carries. Its id is derived from the
+ * parent's, so the same spans always give the same segments.
  */
-function markSplitRoots(root: HeldSpan, members: readonly HeldSpan[], limit: number, splitRoots: Set<string>): void {
+function continuationOf(parent: HeldSpan, n: number, members: readonly HeldSpan[]): HeldSpan {
+  let start = members[0]!.span.startTimeUnixNano;
+  let end = members[0]!.span.endTimeUnixNano;
+  for (const m of members) {
+    if (m.span.startTimeUnixNano < start) start = m.span.startTimeUnixNano;
+    if (m.span.endTimeUnixNano > end) end = m.span.endTimeUnixNano;
+  }
+  return {
+    ...parent,
+    span: {
+      ...parent.span,
+      spanId: `${parent.span.spanId}-${n}`,
+      parentSpanId: parent.span.spanId,
+      kind: SpanKind.INTERNAL,
+      flags: 0,
+      startTimeUnixNano: start,
+      endTimeUnixNano: end,
+      attributes: {},
+      droppedAttributesCount: 0,
+      events: [],
+      links: [],
+      status: { code: 0, message: '' },
+    },
+  };
+}
+
+/**
+ * Splits one local tree of more than `limit` spans into segments of at most `limit` spans. Walks
+ * it depth first in (start, span id) order; a span joins the current segment while its parent is
+ * there and there is room for its whole subtree (or, for a subtree larger than any segment, for the
+ * span). Otherwise it opens a continuation segment headed by a Local span that stands for its
+ * parent, and its later siblings join it there: a wide fan-out becomes a few full segments, not one
+ * per child, and small subtrees are never cut.
+ */
+function splitLocalTree(root: HeldSpan, members: readonly HeldSpan[], limit: number, byId: Map<string, HeldSpan>): Chunk[] {
   const children = new Map<string, HeldSpan[]>();
   for (const h of [...members].sort(byStartThenId)) {
     let list = children.get(h.span.parentSpanId);
     if (!list) children.set(h.span.parentSpanId, (list = []));
     list.push(h);
   }
-  const starts: HeldSpan[] = [root];
-  while (starts.length > 0) {
-    const start = starts.pop()!;
-    let count = 0;
-    const stack: HeldSpan[] = [start];
-    while (stack.length > 0) {
-      const h = stack.pop()!;
-      if (h !== start && count >= limit) {
-        splitRoots.add(h.span.spanId);
-        starts.push(h);
-        continue;
-      }
-      count++;
-      const kids = children.get(h.span.spanId);
-      if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
-    }
+  // Subtree sizes, so a small subtree moves to the next segment whole instead of being cut.
+  const subtree = new Map<string, number>();
+  const order: HeldSpan[] = [];
+  for (const pending = [root]; pending.length > 0; ) {
+    const h = pending.pop()!;
+    order.push(h);
+    for (const kid of children.get(h.span.spanId) ?? []) pending.push(kid);
   }
+  for (let i = order.length - 1; i >= 0; i--) {
+    const h = order[i]!;
+    let size = 1;
+    for (const kid of children.get(h.span.spanId) ?? []) size += subtree.get(kid.span.spanId)!;
+    subtree.set(h.span.spanId, size);
+  }
+  const first: Chunk = { root, members: [] };
+  const chunks: Chunk[] = [first];
+  const chunkOf = new Map<string, Chunk>([[root.span.spanId, first]]);
+  const continuations = new Map<string, number>();
+  let current = first;
+  const stack = [...(children.get(root.span.spanId) ?? [])].reverse();
+  while (stack.length > 0) {
+    const h = stack.pop()!;
+    const parentId = h.span.parentSpanId;
+    const parentHere = chunkOf.get(parentId) === current || current.standsFor === parentId;
+    const size = subtree.get(h.span.spanId)!;
+    // Room for the whole subtree, or (a subtree too big for any segment) for the span itself.
+    const fits = current.members.length + 1 + (size < limit ? size : 1) <= limit;
+    if (parentHere && fits) {
+      current.members.push(h);
+    } else {
+      const n = (continuations.get(parentId) ?? 0) + 1;
+      continuations.set(parentId, n);
+      // The head is filled in once the chunk is complete (its times span its members).
+      current = { root: byId.get(parentId)!, members: [h], standsFor: parentId, n };
+      chunks.push(current);
+    }
+    chunkOf.set(h.span.spanId, current);
+    const kids = children.get(h.span.spanId);
+    if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+  }
+  for (const chunk of chunks) {
+    if (chunk.standsFor === undefined) continue;
+    chunk.root = continuationOf(byId.get(chunk.standsFor)!, chunk.n!, chunk.members);
+    byId.set(chunk.root.span.spanId, chunk.root);
+  }
+  return chunks;
 }
 
 export function buildSegments(traceId: string, spans: readonly HeldSpan[], lookup: PlacementLookup, options: BuildOptions = {}): BuildResult {
   const byId = new Map<string, HeldSpan>();
   for (const h of spans) byId.set(h.span.spanId, h);
-  /** Span ids made local roots only to keep segments within maxSegmentSpans. */
-  const splitRoots = new Set<string>();
 
   const isLocalRoot = (h: HeldSpan): boolean => {
-    if (splitRoots.size > 0 && splitRoots.has(h.span.spanId)) return true;
     const parentId = h.span.parentSpanId;
     if (!parentId) return true;
     const parent = byId.get(parentId);
@@ -220,33 +288,31 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
     return root;
   };
 
-  const group = (): Map<string, HeldSpan[]> => {
-    const groups = new Map<string, HeldSpan[]>();
-    for (const h of spans) {
-      const root = resolveRoot(h);
-      let g = groups.get(root);
-      if (!g) groups.set(root, (g = []));
-      if (h.span.spanId !== root) g.push(h);
-    }
-    return groups;
-  };
-  let groups = group();
-  const maxSegmentSpans = options.maxSegmentSpans ?? Number.POSITIVE_INFINITY;
-  let oversized = false;
-  for (const [rootId, members] of groups) {
-    if (members.length + 1 > maxSegmentSpans) {
-      oversized = true;
-      markSplitRoots(byId.get(rootId)!, members, maxSegmentSpans, splitRoots);
-    }
+  const groups = new Map<string, HeldSpan[]>();
+  for (const h of spans) {
+    const root = resolveRoot(h);
+    let g = groups.get(root);
+    if (!g) groups.set(root, (g = []));
+    if (h.span.spanId !== root) g.push(h);
   }
-  if (oversized) {
-    rootOf.clear();
-    groups = group();
+  const maxSegmentSpans = options.maxSegmentSpans ?? Number.POSITIVE_INFINITY;
+  /** Heads of continuation segments: not real spans, so never in the placement index. */
+  const synthetic = new Set<string>();
+  for (const [rootId, members] of [...groups]) {
+    if (members.length + 1 <= maxSegmentSpans) continue;
+    for (const chunk of splitLocalTree(byId.get(rootId)!, members, maxSegmentSpans, byId)) {
+      groups.set(chunk.root.span.spanId, chunk.members);
+      if (chunk.standsFor !== undefined) synthetic.add(chunk.root.span.spanId);
+    }
   }
 
-  const roots = [...groups.keys()].map((id) => byId.get(id)!).sort(byStartThenId);
+  // Continuation segments last, in the order they were cut, so each head's parent is built first.
+  const roots = [...groups.keys()].filter((id) => !synthetic.has(id)).map((id) => byId.get(id)!).sort(byStartThenId);
+  for (const id of synthetic) roots.push(byId.get(id)!);
   const placements = new Map<string, SpanPlacement>();
   const built: { root: HeldSpan; segment: AssembledSegment; rootTranslated: TranslatedSpan }[] = [];
+  /** With continuation segments only: OTel span id → its SpanObject, to name the heads after their parents. */
+  const realSpanObjects = new Map<string, SpanObject>();
 
   // One SkyWalking trace id for every segment of the trace: the agent's, when the trace continues one.
   let swTraceId = traceId;
@@ -273,7 +339,7 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
       if (i === 0) rootTranslated = t;
       let spanType: SpanType = SpanType.Local;
       if (isClientKind(h.span.kind)) spanType = SpanType.Exit;
-      else if (i === 0 && isServerKind(h.span.kind) && !splitRoots.has(h.span.spanId)) spanType = SpanType.Entry;
+      else if (i === 0 && isServerKind(h.span.kind)) spanType = SpanType.Entry;
       // The OAP skips an Exit without a peer entirely; as Local it still shows in the trace.
       if (spanType === SpanType.Exit && !t.peer) spanType = SpanType.Local;
       return {
@@ -296,9 +362,18 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
       };
     });
 
+    if (synthetic.size > 0 && synthetic.has(root.span.spanId)) {
+      // A continuation head reads as its parent does in the trace view.
+      const parent = realSpanObjects.get(root.span.parentSpanId);
+      if (parent) spanObjects[0]!.operationName = parent.operationName;
+    }
     const endpoint = spanObjects[0]!.operationName;
     ordered.forEach((h, index) => {
       const so = spanObjects[index]!;
+      if (synthetic.size > 0) {
+        if (index === 0 && synthetic.has(h.span.spanId)) return;
+        realSpanObjects.set(h.span.spanId, so);
+      }
       placements.set(h.span.spanId, {
         traceId: swTraceId,
         segmentId,
