@@ -6,6 +6,7 @@ import type { ComponentSettings, Host } from '../../core/component.ts';
 import type { ConsumeContext } from '../../core/consumer.ts';
 import { createLogger } from '../../core/telemetry/logger.ts';
 import { Metrics } from '../../core/telemetry/metrics.ts';
+import { AdmissionLedger } from '../../core/admission/admission-ledger.ts';
 import { batchOf, threeServiceTrace } from '../../test/support/span-fixtures.ts';
 import { redisScratch } from '../../test/support/redis-scratch.ts';
 import { StandInOap } from '../../test/support/stand-in-oap.ts';
@@ -162,13 +163,16 @@ describe('skywalking exporter, ack: after_export', () => {
     assert.equal(oap.segments.length, 3);
   });
 
-  it('refuses new spans (RESOURCE_EXHAUSTED) once the OAP is down and Redis is full, and memory stays bounded', async () => {
+  it('refuses new spans at the door (RESOURCE_EXHAUSTED) once the OAP is down and Redis is full, and memory stays bounded', async () => {
     const scratch = await redisScratch();
     cleanups.push(() => scratch.cleanup());
     const oap = await StandInOap.start();
     cleanups.push(() => oap.stop());
     await oap.stop();
-    const s = settings();
+    // The exporter's "cannot take more" is a valve on the admission ledger, checked where a receiver
+    // admits a batch (core/pipeline/observed-consumers.ts); `receive` does what a receiver does.
+    const admission = new AdmissionLedger({ maxBytes: 256 * 1024 * 1024, maxSpans: 1_000_000, retryAfterMs: 1000 });
+    const s = { ...settings(), admission };
     const exporter = await start({
       endpoint: oap.endpoint, ack: 'after_export', ack_timeout: '2s', assembly: { quiet_period: '20ms' },
       max_batch: 3, sending_queue: { queue_size: 6 },
@@ -180,6 +184,7 @@ describe('skywalking exporter, ack: after_export', () => {
     for (let i = 0; i < 20 && refusal === undefined; i++) {
       const batch = traceBatch();
       try {
+        admission.admit('test receiver');
         await exporter.consume(batch, ctx);
         acked.push(batch);
       } catch (error) {
@@ -192,7 +197,7 @@ describe('skywalking exporter, ack: after_export', () => {
     const held = (await s.metrics.queueSize.get()).values.find((v) => v.labels.queue === 'sending_queue')?.value ?? -1;
     assert.ok(held >= 0 && held <= 6, `segments held in memory: ${held}`);
     // Refused from now on, at once: the sender keeps its spans.
-    await assert.rejects(exporter.consume(traceBatch(), ctx), { code: 'SKB_ERR_OVERLOADED' });
+    assert.throws(() => admission.admit('test receiver'), { code: 'SKB_ERR_OVERLOADED' });
     await oap.restart();
     await oap.waitForSegments(acked.length * 3, 10_000);
     const ids = new Set(oap.segments.map((seg) => seg.tracesegmentid));

@@ -12,13 +12,20 @@ import { oapMetadata } from './oap-client.ts';
 const COLLECT_PATH = '/skywalking.v3.TraceSegmentReportService/collect';
 
 /**
- * Statuses that resending cannot fix: a wrong token (the OAP's AuthenticationInterceptor answers
- * PERMISSION_DENIED), a payload the server refuses, or an endpoint that is not a trace receiver.
- * Every other status (UNAVAILABLE, DEADLINE_EXCEEDED, a connection reset seen as INTERNAL or
- * UNKNOWN, ...) is treated as transient.
+ * Statuses about the payload, not the connection: grpc-java in the OAP answers RESOURCE_EXHAUSTED
+ * for a stream carrying a message above its maxMessageSize, and INVALID_ARGUMENT names bad content.
+ * Another batch, or the same segments split apart, may well go through; the sending queue splits a
+ * batch answered so until it finds the segment at fault.
+ */
+export const PAYLOAD_STATUSES: ReadonlySet<GrpcStatus> = new Set([GrpcStatus.RESOURCE_EXHAUSTED, GrpcStatus.INVALID_ARGUMENT]);
+
+/**
+ * Statuses about credentials or the endpoint, which resending cannot fix: a wrong token (the OAP's
+ * AuthenticationInterceptor answers PERMISSION_DENIED), or an endpoint that is not a trace
+ * receiver. Every status in neither set (UNAVAILABLE, DEADLINE_EXCEEDED, a connection reset seen as
+ * INTERNAL or UNKNOWN, ...) is treated as transient.
  */
 export const PERMANENT_STATUSES: ReadonlySet<GrpcStatus> = new Set([
-  GrpcStatus.INVALID_ARGUMENT,
   GrpcStatus.PERMISSION_DENIED,
   GrpcStatus.UNAUTHENTICATED,
   GrpcStatus.UNIMPLEMENTED,
@@ -78,11 +85,16 @@ export function openCollectStream(client: Client, segments: readonly Buffer[], o
   return { result, cancel: () => cancel() };
 }
 
-/** `send` for the durable retry queue and the dead-letter replay: one collect stream per job. */
+/**
+ * `send` for the durable retry queue and the dead-letter replay: one collect stream per job. A job
+ * cannot be split, so one refused for its payload is permanent too: it goes to the dead-letter
+ * queue whole rather than being retried until max_attempts.
+ */
 export function collectSender(client: Client, options: CollectOptions): SendItems {
   return async (segments) => {
     const outcome = await openCollectStream(client, segments, options).result;
     if (outcome.ok) return { ok: true };
-    return { ok: false, permanent: PERMANENT_STATUSES.has(outcome.code), reason: statusName(outcome.code), message: outcome.error.details ?? outcome.error.message };
+    const permanent = PERMANENT_STATUSES.has(outcome.code) || PAYLOAD_STATUSES.has(outcome.code);
+    return { ok: false, permanent, reason: statusName(outcome.code), message: outcome.error.details ?? outcome.error.message };
   };
 }

@@ -1,16 +1,19 @@
 import { z } from 'zod';
 import { assemblySchema } from '../../core/segments/segment-exporter.ts';
-import { duration, endpoint, tlsClientSchema } from '../../core/config/units.ts';
+import { duration, endpoint, size, tlsClientSchema } from '../../core/config/units.ts';
 import { redisRetrySchema } from '../../core/queue/durable-retry/config.ts';
 
 const sendingQueueSchema = z
   .strictObject({
     queue_size: z
       .number().int().min(1).max(10_000_000).default(10_000)
-      .describe('Encoded segments held for sending (including the batch in flight). When full, new spans are refused with a retryable status.'),
+      .describe('Encoded segments held for sending (including the batches in flight) before this exporter refuses new spans with a retryable status. Segments already taken are never dropped for room: memory is bounded by the top-level admission block.'),
+    num_consumers: z
+      .number().int().min(1).max(64).default(4)
+      .describe('Consumers that send batches from the queue concurrently, as num_consumers of the OpenTelemetry Collector\'s sending_queue: each keeps one collect stream (up to max_batch segments) in flight, so one stream\'s round trip does not hold up the queue.'),
   })
   .prefault({})
-  .describe('The bounded in-memory queue between trace assembly and the OAP.');
+  .describe('The in-memory queue between trace assembly and the OAP, and the consumers that send from it.');
 
 const retrySchema = z
   .strictObject({
@@ -44,6 +47,9 @@ export const skywalkingConfigSchema = z
     max_batch: z
       .number().int().min(1).max(100_000).default(500)
       .describe('Most segments written on one collect stream. A batch counts as delivered only once the OAP answers the stream.'),
+    max_segment_size: size({ min: '1KiB', max: '1GiB' })
+      .prefault('48MiB')
+      .describe('Largest encoded segment sent. The OAP refuses a larger message (maxMessageSize: 50 MiB by default since SkyWalking 10.1.0, gRPC\'s 4 MiB before), so a larger segment is never sent (an older OAP\'s 4 MiB refusal is handled by splitting the batch): it goes to the dead-letter queue with a redis block, else it is dropped and counted as segment_too_large.'),
     sending_queue: sendingQueueSchema,
     retry_on_failure: retrySchema,
     keep_alive_interval: duration({ min: '10ms', max: '1h' })

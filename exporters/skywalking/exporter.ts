@@ -35,7 +35,9 @@ export class SkyWalkingExporter extends SegmentExporter {
       token: config.token,
       timeoutMs: config.timeout,
       maxBatch: config.max_batch,
+      numConsumers: config.sending_queue.num_consumers,
       queueSize: config.sending_queue.queue_size,
+      maxSegmentSize: config.max_segment_size,
       retry: { initialIntervalMs: config.retry_on_failure.initial_interval, maxIntervalMs: config.retry_on_failure.max_interval },
       redis: config.redis,
     });

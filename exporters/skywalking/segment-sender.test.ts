@@ -1,18 +1,37 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { status as GrpcStatus, type Client } from '@grpc/grpc-js';
+import { AdmissionLedger } from '../../core/admission/admission-ledger.ts';
 import type { ComponentSettings } from '../../core/component.ts';
+import { redisRetrySchema } from '../../core/queue/durable-retry/config.ts';
+import { DeadLetterQueue } from '../../core/queue/durable-retry/dead-letters.ts';
+import type { DeliveryReceipt } from '../../core/segments/after-export-acks.ts';
 import { createLogger } from '../../core/telemetry/logger.ts';
 import { Metrics } from '../../core/telemetry/metrics.ts';
 import { RefType, SpanLayer, SpanType, type AssembledSegment, type SegmentObject } from '../../core/segments/segment-object.ts';
+import { redisScratch } from '../../test/support/redis-scratch.ts';
 import { StandInOap, type DecodedSegment } from '../../test/support/stand-in-oap.ts';
+import { encodeSegment } from './codec.ts';
+import { collectSender } from './collect-stream.ts';
 import { createOapClient } from './oap-client.ts';
 import { SegmentSender, type SegmentSenderOptions } from './segment-sender.ts';
 
 const T0 = 1_700_000_000_123; // epoch ms above 2^32: int64 must carry it exactly
+const ACCOUNT = 'skywalking/sending_queue';
 
-function settings(): ComponentSettings {
-  return { id: 'skywalking', kind: 'exporter', logger: createLogger({ level: 'silent' }), metrics: new Metrics() };
+function settings(): ComponentSettings & { admission: AdmissionLedger } {
+  return { id: 'skywalking', kind: 'exporter', logger: createLogger({ level: 'silent' }), metrics: new Metrics(), admission: AdmissionLedger.unbounded() };
+}
+
+/** What the sender holds on the admission ledger. */
+function onLedger(s: { admission: AdmissionLedger }): { bytes: number; spans: number } {
+  return s.admission.holdings()[ACCOUNT] ?? { bytes: 0, spans: 0 };
+}
+
+/** A receipt (ack: after_export) that counts how its segments were settled. */
+function countingReceipt(): { receipt: DeliveryReceipt; counts: { done: number; lost: number } } {
+  const counts = { done: 0, lost: 0 };
+  return { receipt: { done: () => void (counts.done += 1), lost: () => void (counts.lost += 1) }, counts };
 }
 
 async function metricValue(
@@ -74,6 +93,21 @@ function range(n: number, from = 0): SegmentObject[] {
   return Array.from({ length: n }, (_, k) => segment(from + k));
 }
 
+/** segment(i) carrying a tag of `bytes` bytes, so it encodes to more than that. */
+function bigSegment(i: number, bytes: number): SegmentObject {
+  const s = segment(i);
+  s.spans[0]!.tags.push({ key: 'http.request.body', value: 'x'.repeat(bytes) });
+  return s;
+}
+
+function ids(segments: readonly { tracesegmentid: string }[]): string[] {
+  return [...new Set(segments.map((x) => x.tracesegmentid))].sort();
+}
+
+function idsOf(segments: readonly SegmentObject[]): string[] {
+  return segments.map((x) => x.traceSegmentId).sort();
+}
+
 /** Our camelCase SegmentObject in the stubs' toObject() naming (see stand-in-oap.ts). */
 function stubShape(s: SegmentObject): DecodedSegment {
   const kv = (pairs: { key: string; value: string }[]) => pairs.map(({ key, value }) => ({ key, value }));
@@ -111,11 +145,11 @@ const FAST_RETRY = { initialIntervalMs: 10, maxIntervalMs: 100 };
 describe('SegmentSender', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
 
-  function rig(oap: StandInOap, options: Partial<SegmentSenderOptions> = {}): { sender: SegmentSender; client: Client; s: ComponentSettings } {
+  function rig(oap: StandInOap, options: Partial<SegmentSenderOptions> = {}): { sender: SegmentSender; client: Client; s: ReturnType<typeof settings> } {
     const s = settings();
     const client = createOapClient({ endpoint: oap.endpoint, tls: { insecure: true }, reconnectBackoffMs: { initial: 10, max: 100 } });
     const sender = new SegmentSender(s, client, {
-      token: '', timeoutMs: 2000, maxBatch: 500, queueSize: 10_000, retry: FAST_RETRY, ...options,
+      token: '', timeoutMs: 2000, maxBatch: 500, numConsumers: 4, queueSize: 10_000, maxSegmentSize: 4 * 1024 * 1024, retry: FAST_RETRY, ...options,
     });
     cleanups.push(async () => {
       await sender.shutdown(AbortSignal.abort());
@@ -158,13 +192,35 @@ describe('SegmentSender', () => {
 
   it('opens one stream per max_batch segments', async () => {
     const oap = await oapFor();
-    const { sender } = rig(oap, { maxBatch: 10 });
+    // One consumer: its streams follow each other, so the order of assembly is kept on the wire.
+    const { sender } = rig(oap, { maxBatch: 10, numConsumers: 1 });
     sender.enqueue(assembled(range(25)));
     sender.start();
 
     await oap.waitForSegments(25);
     assert.equal(oap.calls.collect, 3);
     assert.deepEqual(oap.segments.map((x) => x.tracesegmentid), range(25).map((x) => x.traceSegmentId), 'order is kept');
+  });
+
+  it('keeps num_consumers streams in flight at once against a slow OAP', async () => {
+    const oap = await oapFor();
+    const { sender, s } = rig(oap, { maxBatch: 10, numConsumers: 4 });
+    oap.holdReplies();
+    sender.enqueue(assembled(range(100)));
+    sender.start();
+
+    // The OAP reads each stream but does not answer: every consumer has its own stream waiting.
+    await oap.waitFor(() => oap.heldReplies === 4, 5000, () => `4 streams waiting for their answer (got ${oap.heldReplies})`);
+    assert.equal(oap.calls.collect, 4, 'no fifth stream while four are in flight');
+    assert.equal(sender.held, 100, 'segments in flight are still held');
+    oap.releaseReplies();
+
+    await oap.waitForSegments(100);
+    await eventually(() => sender.held === 0, 2000, 'the queue to empty');
+    assert.equal(oap.calls.collect, 10);
+    assert.deepEqual(ids(oap.segments), idsOf(range(100)));
+    assert.equal(oap.segments.length, 100, 'nothing sent twice');
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
   });
 
   it('sends the token as Authentication metadata on every stream', async () => {
@@ -207,24 +263,24 @@ describe('SegmentSender', () => {
     assert.equal(await metricValue(s.metrics.exporterSentSegments, {}), 4);
   });
 
-  it('loses nothing when the OAP restarts while a batch waits for its answer (duplicates it instead)', async () => {
+  it('loses nothing when the OAP restarts while batches wait for their answer (duplicates them instead)', async () => {
     const oap = await oapFor();
-    const { sender, s } = rig(oap, { maxBatch: 10 });
+    const { sender, s } = rig(oap, { maxBatch: 10, numConsumers: 4 });
     oap.holdReplies();
     sender.start();
     sender.enqueue(assembled(range(100)));
 
-    // The OAP has read the first batch but not answered: the sender cannot know it arrived.
-    await oap.waitFor(() => oap.heldReplies === 1, 5000, () => 'a held batch');
+    // The OAP has read four batches but not answered: the sender cannot know they arrived.
+    await oap.waitFor(() => oap.heldReplies === 4, 5000, () => 'four held batches');
     await oap.stop();
     oap.releaseReplies();
     await oap.restart();
 
-    const ids = (): Set<string> => new Set(oap.segments.map((x) => x.tracesegmentid));
-    await oap.waitFor(() => ids().size === 100, 5000, () => `100 distinct segments (got ${ids().size})`);
+    const distinct = (): Set<string> => new Set(oap.segments.map((x) => x.tracesegmentid));
+    await oap.waitFor(() => distinct().size === 100, 5000, () => `100 distinct segments (got ${distinct().size})`);
     await eventually(() => sender.held === 0, 2000, 'the queue to empty');
-    const duplicates = oap.segments.length - ids().size;
-    assert.equal(duplicates, 10, 'exactly the unanswered batch is sent twice');
+    const duplicates = oap.segments.length - distinct().size;
+    assert.equal(duplicates, 40, 'exactly the unanswered batches are sent twice');
     assert.equal(await metricValue(s.metrics.exporterSentSegments, {}), 100);
     assert.equal(await metricValue(s.metrics.droppedSpans, {}), 0);
   });
@@ -240,21 +296,129 @@ describe('SegmentSender', () => {
     assert.equal(oap.calls.collect, 1, 'a permanent error is never retried');
     assert.equal(sender.held, 0);
     assert.equal(await metricValue(s.metrics.exporterSendFailedSegments, { reason: 'permission_denied' }), 3);
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 }, 'dropped segments leave the ledger');
   });
 
-  it('reports no capacity once queue_size segments are held and drops beyond twice that', async () => {
+  it('reports no capacity once queue_size segments are held, yet takes and delivers every segment beyond it', async () => {
     const oap = await oapFor();
-    const { sender, s } = rig(oap, { queueSize: 4 });
+    const { sender, s } = rig(oap, { queueSize: 4, maxBatch: 50 });
     // Not started: nothing leaves the queue.
     sender.enqueue(assembled(range(3)));
     assert.equal(sender.hasCapacity(), true);
     sender.enqueue(assembled(range(1, 3)));
     assert.equal(sender.hasCapacity(), false);
 
-    sender.enqueue(assembled(range(5, 4))); // 4 more fit (up to 2 x 4), 1 segment of 2 spans does not
-    assert.equal(sender.held, 8);
-    assert.equal(await metricValue(s.metrics.droppedSpans, { reason: 'queue_full' }), 2);
-    assert.equal(await metricValue(s.metrics.queueSize, { queue: 'sending_queue' }), 8);
+    // Assembled spans cannot be handed back: far beyond queue_size, every segment is still taken.
+    sender.enqueue(assembled(range(500, 4)));
+    assert.equal(sender.held, 504);
+    assert.equal(await metricValue(s.metrics.queueSize, { queue: 'sending_queue' }), 504);
+    assert.equal(onLedger(s).spans, 1008);
+
+    sender.start();
+    await oap.waitForSegments(504);
+    await eventually(() => sender.held === 0, 2000, 'the queue to empty');
+    assert.equal(sender.hasCapacity(), true);
+    assert.deepEqual(ids(oap.segments), idsOf([...range(4), ...range(500, 4)]));
+    assert.equal(await metricValue(s.metrics.droppedSpans, {}), 0, 'nothing is dropped');
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
+  });
+
+  it('keeps every segment on the admission ledger, at its encoded size, until it left memory', async () => {
+    const oap = await oapFor();
+    const { sender, s } = rig(oap);
+    const sent = range(5);
+    sender.enqueue(assembled(sent));
+    const bytes = sent.reduce((sum, x) => sum + encodeSegment(x).length, 0);
+    assert.deepEqual(onLedger(s), { bytes, spans: 10 });
+    assert.equal(s.admission.bytes, bytes, 'the account moves the ledger\'s total');
+
+    sender.start();
+    await oap.waitForSegments(5);
+    await eventually(() => onLedger(s).spans === 0, 2000, 'the ledger to empty');
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
+    assert.equal(s.admission.bytes, 0);
+  });
+
+  it('never sends a segment above max_segment_size: counts it as segment_too_large and delivers the ones queued behind it', async () => {
+    const oap = await oapFor();
+    const { sender, s } = rig(oap, { maxSegmentSize: 64 * 1024 });
+    const { receipt, counts } = countingReceipt();
+    const sent = range(10);
+    sender.enqueue(assembled([...sent.slice(0, 3), bigSegment(99, 100 * 1024), ...sent.slice(3)]), receipt);
+    sender.start();
+
+    await oap.waitForSegments(10);
+    await eventually(() => sender.held === 0 && counts.done + counts.lost === 11, 2000, 'every segment settled');
+    assert.deepEqual(ids(oap.segments), idsOf(sent));
+    assert.equal(await metricValue(s.metrics.droppedSpans, { reason: 'segment_too_large' }), 2);
+    assert.equal(await metricValue(s.metrics.droppedSpans, {}), 2);
+    assert.equal(oap.calls.collect, 1, 'the big one never went on the wire');
+    assert.deepEqual(counts, { done: 10, lost: 1 }, 'each segment settled once');
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
+  });
+
+  it('splits a batch the OAP refuses with RESOURCE_EXHAUSTED: the others are delivered, the one too large is dropped as segment_too_large', async () => {
+    // The OAP's maxMessageSize is below ours: it refuses the whole stream carrying the big one.
+    const oap = await oapFor({ maxMessageSize: 16 * 1024 });
+    const { sender, s } = rig(oap, { maxSegmentSize: 1024 * 1024, retry: { initialIntervalMs: 60_000, maxIntervalMs: 60_000 } });
+    const { receipt, counts } = countingReceipt();
+    const others = range(20);
+    sender.enqueue(assembled([...others.slice(0, 13), bigSegment(99, 32 * 1024), ...others.slice(13)]), receipt);
+    sender.start();
+
+    // A 60 s backoff would time this out: the halves are resent at once.
+    await eventually(() => sender.held === 0 && counts.done + counts.lost === 21, 5000, 'every segment settled');
+    assert.deepEqual(ids(oap.segments), idsOf(others), 'every other segment arrived (some twice)');
+    assert.equal(await metricValue(s.metrics.droppedSpans, { reason: 'segment_too_large' }), 2);
+    assert.equal(await metricValue(s.metrics.droppedSpans, {}), 2);
+    assert.ok((await metricValue(s.metrics.exporterSendFailedSegments, { reason: 'resource_exhausted' })) >= 21);
+    assert.deepEqual(counts, { done: 20, lost: 1 }, 'each segment settled once');
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
+  });
+
+  it('splits a batch the OAP answers INVALID_ARGUMENT; a single segment answered so is dropped as export_rejected', async () => {
+    const oap = await oapFor();
+    const { sender, s } = rig(oap, { retry: { initialIntervalMs: 60_000, maxIntervalMs: 60_000 } });
+    oap.failNext(1, GrpcStatus.INVALID_ARGUMENT, { methods: ['collect'] });
+    sender.enqueue(assembled(range(4)));
+    sender.start();
+
+    await oap.waitForSegments(4);
+    assert.equal(oap.calls.collect, 3, 'the refused stream, then one per half, at once');
+    assert.equal(await metricValue(s.metrics.droppedSpans, {}), 0);
+
+    oap.failNext(1, GrpcStatus.INVALID_ARGUMENT, { methods: ['collect'] });
+    sender.enqueue(assembled([segment(9)]));
+    await eventually(async () => (await metricValue(s.metrics.droppedSpans, { reason: 'export_rejected' })) === 2, 5000, 'the refused segment counted');
+    sender.enqueue(assembled([segment(10)]));
+    await oap.waitForSegments(5);
+    assert.deepEqual(ids(oap.segments), idsOf([...range(4), segment(10)]));
+    await eventually(() => sender.held === 0, 2000, 'the queue to empty');
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
+  });
+
+  it('with a redis block, puts a segment above max_segment_size in the dead-letter queue and delivers the rest', async () => {
+    const scratch = await redisScratch();
+    cleanups.push(() => scratch.cleanup());
+    const oap = await oapFor();
+    const redis = redisRetrySchema.parse({ url: scratch.url, key_prefix: scratch.prefix });
+    const { sender, s, client } = rig(oap, { maxSegmentSize: 64 * 1024, redis });
+    const { receipt, counts } = countingReceipt();
+    await sender.start();
+    sender.enqueue(assembled([segment(1), bigSegment(2, 100 * 1024), segment(3)]), receipt);
+
+    await oap.waitForSegments(2);
+    await eventually(() => sender.held === 0 && counts.done === 3, 5000, 'every segment settled');
+    assert.deepEqual(counts, { done: 3, lost: 0 }, 'in the dead-letter queue counts as kept');
+    assert.equal(await metricValue(s.metrics.droppedSpans, {}), 0);
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
+
+    const dlq = new DeadLetterQueue('skywalking', redis, collectSender(client, { token: '', timeoutMs: 2000 }));
+    cleanups.push(() => dlq.close());
+    await dlq.open();
+    const [entry] = await dlq.list(5);
+    assert.equal(entry?.items, 1);
+    assert.match(entry!.reason, /^segment_too_large: \d+ bytes encoded, above max_segment_size/);
   });
 
   it('drains the queue on shutdown before resolving', async () => {
@@ -284,7 +448,10 @@ describe('SegmentSender', () => {
     assert.equal(sender.held, 0);
     assert.equal(await metricValue(s.metrics.droppedSpans, { reason: 'shutdown_timeout' }), 10);
 
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
+
     sender.enqueue(assembled(range(1, 99)));
     assert.equal(await metricValue(s.metrics.droppedSpans, { reason: 'shutdown_timeout' }), 12, 'segments after shutdown are counted, not kept');
+    assert.deepEqual(onLedger(s), { bytes: 0, spans: 0 });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,19 @@ export class SkybridgeProcess {
     const p = new SkybridgeProcess(name, full, telemetryPort);
     await p.restart();
     return p;
+  }
+
+  /** The running child's pid (for /proc readings such as peak RSS). */
+  get pid(): number | undefined {
+    return this.running ? this.#child!.pid : undefined;
+  }
+
+  /** Peak resident memory of the running child so far (VmHWM), in bytes; Linux only. */
+  peakRssBytes(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kib = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+    if (kib === undefined) throw new Error(`No VmHWM in /proc/${this.pid}/status.`);
+    return Number(kib) * 1024;
   }
 
   get running(): boolean {

@@ -50,6 +50,18 @@ export interface StandInOapOptions {
   host?: string;
   /** 0 (the default) asks the OS for a free port. */
   port?: number;
+  /**
+   * The largest message the stand-in reads, as the OAP's `maxMessageSize`: a collect stream that
+   * carries a larger one is answered RESOURCE_EXHAUSTED (by gRPC itself, like grpc-java in the OAP),
+   * after the messages before it were taken. 50 MiB, the OAP's default, when absent.
+   */
+  maxMessageSize?: number;
+  /**
+   * Take at most this many segments a second across all collect streams, as a slow or busy OAP
+   * does: a stream is paused (so gRPC flow control pushes back on the client) until its next
+   * segment's turn. Unlimited when absent.
+   */
+  segmentsPerSecond?: number;
 }
 
 export interface FailureOptions {
@@ -110,6 +122,10 @@ export class StandInOap {
   readonly host: string;
   #port: number;
   readonly #token: string | undefined;
+  readonly #maxMessageSize: number;
+  readonly #segmentIntervalMs: number;
+  /** With segmentsPerSecond: when the next segment may be taken (ms, Date.now()). */
+  #nextSegmentAt = 0;
   #server: Server | undefined;
   readonly #changes = new EventEmitter();
   #failures: { remaining: number; code: GrpcStatus; details: string; methods: ReadonlySet<OapMethod> } | undefined;
@@ -120,6 +136,8 @@ export class StandInOap {
     this.host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 0;
     this.#token = options.token;
+    this.#maxMessageSize = options.maxMessageSize ?? 50 * 1024 * 1024; // the OAP's default maxMessageSize
+    this.#segmentIntervalMs = options.segmentsPerSecond === undefined ? 0 : 1000 / options.segmentsPerSecond;
     this.#changes.setMaxListeners(0);
   }
 
@@ -230,7 +248,7 @@ export class StandInOap {
   }
 
   async #listen(): Promise<void> {
-    const server = new Server({ 'grpc.max_receive_message_length': 50 * 1024 * 1024 }); // the OAP's default maxMessageSize
+    const server = new Server({ 'grpc.max_receive_message_length': this.#maxMessageSize });
     server.addService(TRACE_SERVICE, this.#traceHandlers());
     server.addService(MANAGEMENT_SERVICE, this.#managementHandlers());
     // The old socket of a restart may take a moment to close: retry the bind a few times.
@@ -276,6 +294,17 @@ export class StandInOap {
     this.#changes.emit('change');
   }
 
+  /** With segmentsPerSecond: pause the stream until the next segment's turn. */
+  #pace(call: ServerReadableStream<Buffer, Buffer>): void {
+    if (this.#segmentIntervalMs === 0) return;
+    const now = Date.now();
+    this.#nextSegmentAt = Math.max(now, this.#nextSegmentAt) + this.#segmentIntervalMs;
+    const wait = this.#nextSegmentAt - now;
+    if (wait < 1) return;
+    call.pause();
+    setTimeout(() => call.resume(), wait);
+  }
+
   #traceHandlers(): UntypedServiceImplementation {
     return {
       collect: (call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
@@ -284,7 +313,10 @@ export class StandInOap {
           callback(rejection);
           return;
         }
-        call.on('data', (bytes: Buffer) => this.#takeSegment(bytes));
+        call.on('data', (bytes: Buffer) => {
+          this.#takeSegment(bytes);
+          this.#pace(call);
+        });
         call.on('error', () => {}); // a cancelled or reset stream; the client sees its own status
         call.on('end', () => {
           const reply = (): void => {
