@@ -24,6 +24,7 @@ import { RequestPool, type PoolFormat } from './request-pool.ts';
 import { SinkOap } from './sink-oap.ts';
 import { runTailSamplingCase } from './cases/tail-sampling.ts';
 import { runKafkaTierCase } from './cases/kafka-tier.ts';
+import { runOverloadCase } from './cases/overload.ts';
 import { MAX_TRACE_SPANS, MIN_TRACE_SPANS } from './trace-generator.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,7 +71,7 @@ const CASES = {
 type CaseName = keyof typeof CASES;
 const CASE_NAMES = Object.keys(CASES) as CaseName[];
 /** Cases with a runner of their own (bench/cases/), run only when named in --cases. */
-const SEPARATE_CASES = ['tail_sampling', 'kafka_tier'];
+const SEPARATE_CASES = ['tail_sampling', 'kafka_tier', 'overload'];
 
 const USAGE = `Usage: npm run bench -- [options]
   --cases ${CASE_NAMES.join(',')}
@@ -80,16 +81,24 @@ const USAGE = `Usage: npm run bench -- [options]
                             kafka_tier: run only when named (bench/cases/kafka-tier.ts: agent → Kafka
                             mock → 2 gateways → sink, then the OTLP/gRPC decode-only floor; closed
                             loop, 15 s unless --duration)
-  --duration 15s            per case: how long to send load into skybridge (ignored with --requests)
+                            overload: run only when named (bench/cases/overload.ts: open loop at
+                            2.5× what a 6 s calibration delivers (or --rate), refusals never resent,
+                            every acknowledged span checked at a sink in its own process; then a
+                            sustainable phase at half the delivered rate; 60 s unless --duration)
+  --duration 15s            per case: how long to send load into skybridge (ignored with --requests;
+                            overload: 60s when not given)
   --requests N              per case: send exactly N requests instead of running for --duration
   --concurrency 8           requests in flight at once
   --rate N                  start N requests per second (open loop) instead of as fast as acks allow
+                            (overload: the overload phase's rate, instead of the calibrated one)
   --spans-per-request 100..500
   --quiet-period 1s         skywalking exporter assembly.quiet_period
   --seed 1                  trace generator seed
   --templates 200           distinct requests generated up front (later ones reuse them with fresh ids)
   --out bench/results/latest.json
   --keep-logs               keep the temp dir with the config and child logs
+  --sink-rate N             overload: the sink takes at most N segments/s (then capacity is the sink's)
+  --sustain-duration 20s    overload: length of the sustainable phase (0s skips it)
   --cpu-prof                write a V8 CPU profile of each child (skybridge, decode-only) to the
                             kept temp dir, for chrome://inspect or speedscope`;
 
@@ -101,7 +110,15 @@ interface Options {
   tailSampling: boolean;
   /** `--cases` named kafka_tier (bench/cases/kafka-tier.ts). */
   kafkaTier: boolean;
+  /** `--cases` named overload (bench/cases/overload.ts). */
+  overload: boolean;
   durationMs: number | undefined;
+  /** Whether `--duration` was given (the overload case has a default of its own). */
+  durationGiven: boolean;
+  /** `--sink-rate`: segments/s the overload case's sink takes at most. */
+  sinkRate: number | undefined;
+  /** `--sustain-duration`: the overload case's sustainable phase. */
+  sustainMs: number;
   requests: number | undefined;
   concurrency: number;
   rate: number | undefined;
@@ -120,7 +137,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       cases: { type: 'string', default: CASE_NAMES.join(',') },
-      duration: { type: 'string', default: '15s' },
+      duration: { type: 'string' },
       requests: { type: 'string' },
       concurrency: { type: 'string', default: '8' },
       rate: { type: 'string' },
@@ -131,6 +148,8 @@ function parseOptions(argv: string[]): Options {
       out: { type: 'string', default: 'bench/results/latest.json' },
       'keep-logs': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      'sink-rate': { type: 'string' },
+      'sustain-duration': { type: 'string', default: '20s' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -150,8 +169,10 @@ function parseOptions(argv: string[]): Options {
   if (minSpans > maxSpans || maxSpans < MIN_TRACE_SPANS) {
     throw new BenchError(`--spans-per-request: need MIN ≤ MAX and MAX ≥ ${MIN_TRACE_SPANS} (the smallest trace; the largest has ${MAX_TRACE_SPANS}).`);
   }
-  const durationMs = parseDuration(values.duration);
+  const durationMs = parseDuration(values.duration ?? '15s');
   if (durationMs === undefined || durationMs <= 0) throw new BenchError(`--duration: expected a duration such as "20s", got "${values.duration}".`);
+  const sustainMs = parseDuration(values['sustain-duration']);
+  if (sustainMs === undefined || sustainMs < 0) throw new BenchError(`--sustain-duration: expected a duration such as "20s" (or "0s"), got "${values['sustain-duration']}".`);
   if (parseDuration(values['quiet-period']) === undefined) throw new BenchError(`--quiet-period: expected a duration such as "1s".`);
   const requests = values.requests === undefined ? undefined : positiveInt('requests', values.requests);
   const caseNames = values.cases.split(',').map((c) => c.trim()).filter((c) => c !== '');
@@ -164,7 +185,11 @@ function parseOptions(argv: string[]): Options {
     cases: (caseNames.filter((c) => !SEPARATE_CASES.includes(c)) as CaseName[]).map((name) => ({ name, ...CASES[name] })),
     tailSampling: caseNames.includes('tail_sampling'),
     kafkaTier: caseNames.includes('kafka_tier'),
+    overload: caseNames.includes('overload'),
     durationMs: requests === undefined ? durationMs : undefined,
+    durationGiven: values.duration !== undefined,
+    sinkRate: values['sink-rate'] === undefined ? undefined : positiveInt('sink-rate', values['sink-rate']),
+    sustainMs,
     requests,
     concurrency: positiveInt('concurrency', values.concurrency),
     rate: values.rate === undefined ? undefined : positiveInt('rate', values.rate),
@@ -543,7 +568,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       `Generated ${generated.length} distinct requests (${spans.toLocaleString('en-US')} spans, ` +
         `${options.minSpans}..${options.maxSpans} spans/request) in ${(genMs / 1000).toFixed(1)}s; ` +
-        `every case sends these same traces. Cases: ${[...options.cases.map((c) => c.name), ...(options.tailSampling ? ['tail_sampling'] : []), ...(options.kafkaTier ? ['kafka_tier'] : [])].join(', ')}.\n`,
+        `every case sends these same traces. Cases: ${[...options.cases.map((c) => c.name), ...(options.tailSampling ? ['tail_sampling'] : []), ...(options.kafkaTier ? ['kafka_tier'] : []), ...(options.overload ? ['overload'] : [])].join(', ')}.\n`,
     );
 
     const results = [];
@@ -551,7 +576,11 @@ async function main(): Promise<number> {
     const tailSampling = options.tailSampling ? await runTailSamplingCase({ ...options, durationMs: options.durationMs ?? 60_000, workDir }) : undefined;
     // kafka_tier (bench/cases/kafka-tier.ts): agent → Kafka mock → 2 gateways → sink, then its floor.
     const kafkaTier = options.kafkaTier ? await runKafkaTierCase({ ...options, durationMs: options.durationMs ?? 15_000, workDir }) : undefined;
-    const separate = [tailSampling, kafkaTier].filter((r) => r !== undefined);
+    // overload (bench/cases/overload.ts): overload phase, then a sustainable one; 60 s unless --duration.
+    const overload = options.overload
+      ? await runOverloadCase({ ...options, durationMs: options.durationGiven && options.durationMs !== undefined ? options.durationMs : 60_000, workDir })
+      : undefined;
+    const separate = [tailSampling, kafkaTier, overload].filter((r) => r !== undefined);
 
     process.stdout.write(`\n=== summary (${options.requests === undefined ? `${options.durationMs! / 1000}s` : `${options.requests} requests`} per case, ${options.concurrency} in flight${options.rate === undefined ? '' : `, ${options.rate} requests/s`}) ===\n`);
     const header = ['case', 'spans/s', 'p50 ms', 'p99 ms', 'peak RSS', 'floor spans/s', 'floor RSS', 'ratio', 'end-to-end'];
@@ -605,6 +634,24 @@ async function main(): Promise<number> {
       notes.push(
         `kafka_tier: spans/s at the sink; peak RSS is the largest of agent, gateway1, gateway2 (${j.largestPeakRss?.process ?? 'n/a'}), not their sum; ` +
           'floor = OTLP/gRPC decode-only, same pool, concurrency and duration.',
+      );
+    }
+    if (overload !== undefined) {
+      const j = overload.json;
+      table.push([
+        overload.name,
+        fmt(round(j.summary.deliveredSpansPerSecond, 0)),
+        fmt(round(j.summary.p50, 0)),
+        fmt(round(j.summary.p99, 0)),
+        mib(j.summary.peakRssBytes),
+        'n/a',
+        'n/a',
+        'n/a',
+        overload.lossOk ? 'ok' : 'FAILED',
+      ]);
+      notes.push(
+        `overload (${j.options.durationSeconds} s overloaded, ${j.options.sustainSeconds} s sustainable): spans/s delivered at the sink under overload (${fmt(round(j.summary.deliveredSpansPerCpuSecond, 0))} per skybridge CPU-second); ` +
+          'p50/p99 send → sink at the sustainable load (half that rate); it has no floor; end-to-end = every acknowledged span delivered, no refusal when sustainable.',
       );
     }
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
