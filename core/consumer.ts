@@ -31,6 +31,12 @@ export interface TraceConsumer {
    * waiting on them. A stage that holds nothing passes the call on; absent means nothing to drop.
    */
   abandon?(traceIds: ReadonlySet<string>): void;
+  /**
+   * Throws the retryable refusal (OverloadedError) that `consume` would give for lack of room, so a
+   * receiver can refuse a request before it spends CPU and memory decoding it. Present on the
+   * `next` the runtime hands receivers (core/pipeline/observed-consumers.ts); absent elsewhere.
+   */
+  admit?(): void;
 }
 
 /** Passes `abandon` on to `next` (for stages that hold no spans themselves). */

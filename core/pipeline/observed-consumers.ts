@@ -14,13 +14,15 @@ import type { Metrics } from '../telemetry/metrics.ts';
  * spans, and refused spans with the refusal's code.
  */
 export function observeReceiverOutput(receiverId: string, next: TraceConsumer, metrics: Metrics, admission?: AdmissionLedger): TraceConsumer {
+  const who = `Receiver ${receiverId}`;
   return {
     mutatesData: next.mutatesData,
     ...forwardAbandon(next),
+    admit: () => admission?.admit(who),
     async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       const n = countSpans(batch);
       try {
-        admission?.admit(`Receiver ${receiverId}`);
+        admission?.admit(who);
         await next.consume(batch, ctx);
       } catch (err) {
         const error = asSkybridgeError(err);

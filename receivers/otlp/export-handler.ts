@@ -42,6 +42,8 @@ export class ExportHandler {
   async export(body: Uint8Array, encoding: OtlpEncoding): Promise<ExportResult> {
     let decoded: DecodedTraces;
     try {
+      // No room: refuse before decoding, so overload costs neither decode CPU nor decoded memory.
+      this.#next.admit?.();
       decoded = encoding === 'protobuf' ? decodeProtobufTraces(body) : decodeJsonTraces(body);
     } catch (err) {
       return { ok: false, error: asSkybridgeError(err) };

@@ -25,6 +25,7 @@ export class W3cIngestHandler {
   async ingest(body: Buffer, ctx: W3cRequestContext): Promise<W3cIngestResult> {
     let decoded: DecodedW3cSpans;
     try {
+      this.#next.admit?.();
       decoded = decodeW3cSpans(ctx, body);
     } catch (err) {
       return { ok: false, error: asSkybridgeError(err) };

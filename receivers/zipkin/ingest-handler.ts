@@ -53,6 +53,8 @@ export class IngestHandler {
     let decoded: DecodedSpans;
     let translated: TranslatedBatch;
     try {
+      // No room: refuse before decoding, so overload costs neither decode CPU nor decoded memory.
+      this.#next.admit?.();
       decoded = DECODERS[format](body);
       this.#splitter.split(decoded.spans);
       translated = translateZipkinSpans(decoded.spans, { parseStringTags: this.#parseStringTags });
