@@ -22,6 +22,7 @@ import { MeasuredProcess } from './measured-process.ts';
 import { runOtlpLoad } from './otlp-load.ts';
 import { RequestPool, type PoolFormat } from './request-pool.ts';
 import { SinkOap } from './sink-oap.ts';
+import { scrapeSamples, waitUntilReady } from './skybridge-telemetry.ts';
 import { runTailSamplingCase } from './cases/tail-sampling.ts';
 import { runKafkaTierCase } from './cases/kafka-tier.ts';
 import { runOverloadCase } from './cases/overload.ts';
@@ -244,26 +245,6 @@ function profileFlags(options: Options, workDir: string, name: string): string[]
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntilReady(proc: MeasuredProcess, telemetryPort: number, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let last = 'no answer yet';
-  while (performance.now() < deadline) {
-    if (proc.hasExited) {
-      const { code, signal } = await proc.exited;
-      throw new BenchError(`skybridge exited during start-up (code ${code}, signal ${signal}). Its output:\n${proc.logTail()}`);
-    }
-    try {
-      const res = await fetch(`http://127.0.0.1:${telemetryPort}/readyz`, { signal: AbortSignal.timeout(1_000) });
-      if (res.status === 200) return;
-      last = `/readyz answered ${res.status}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await sleep(100);
-  }
-  throw new BenchError(`skybridge was not ready within ${timeoutMs / 1000}s (${last}). Its output:\n${proc.logTail()}`);
-}
-
 /** Sums of the skybridge counters the report shows, by metric and `reason` label. */
 async function scrapeMetrics(telemetryPort: number): Promise<Record<string, number>> {
   const wanted = [
@@ -276,13 +257,11 @@ async function scrapeMetrics(telemetryPort: number): Promise<Record<string, numb
   ];
   const out: Record<string, number> = {};
   try {
-    const text = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-    for (const line of text.split('\n')) {
-      const m = /^(\w+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-      if (!m || !wanted.includes(m[1]!)) continue;
-      const reason = /reason="([^"]*)"/.exec(m[2] ?? '')?.[1];
-      const key = reason ? `${m[1]}{reason="${reason}"}` : m[1]!;
-      out[key] = (out[key] ?? 0) + Number(m[3]);
+    for (const s of await scrapeSamples(telemetryPort)) {
+      if (!wanted.includes(s.name)) continue;
+      const reason = s.labels.reason;
+      const key = reason ? `${s.name}{reason="${reason}"}` : s.name;
+      out[key] = (out[key] ?? 0) + s.value;
     }
   } catch (error) {
     out.scrape_failed = 1;
@@ -317,7 +296,10 @@ async function runPipeline(options: Options, benchCase: BenchCase, pool: Request
     logFile: join(workDir, `skybridge-${benchCase.name}.log`),
   });
   try {
-    await waitUntilReady(proc, ports.telemetry, 30_000);
+    // BenchError: a skybridge that does not start is a failed run, reported without a stack.
+    await waitUntilReady(proc, ports.telemetry, 30_000).catch((error: Error) => {
+      throw new BenchError(error.message);
+    });
     proc.startSampling();
 
     const sentAt = new Map<string, { sentMs: number; spans: number }>();
@@ -550,6 +532,30 @@ async function runCase(options: Options, benchCase: BenchCase, generated: Return
   };
 }
 
+/** What one case shows in the summary table; `floor` absent for a case with no decode-only floor. */
+interface SummaryFigures {
+  spansPerSecond: number | null;
+  p50: number | null;
+  p99: number | null;
+  peakRssBytes: number | null;
+  floor?: { spansPerSecond: number | null; peakRssBytes: number | null; ratio: number | null };
+}
+
+/** One row of the summary table, its cells in the order of its header; n/a in the floor's three cells when it has none. */
+function summaryRow(c: { name: string; lossOk: boolean }, f: SummaryFigures): string[] {
+  return [
+    c.name,
+    fmt(round(f.spansPerSecond, 0)),
+    fmt(round(f.p50, 0)),
+    fmt(round(f.p99, 0)),
+    mib(f.peakRssBytes),
+    f.floor === undefined ? 'n/a' : fmt(round(f.floor.spansPerSecond, 0)),
+    f.floor === undefined ? 'n/a' : mib(f.floor.peakRssBytes),
+    f.floor === undefined || f.floor.ratio === null ? 'n/a' : `${f.floor.ratio.toFixed(2)}×`,
+    c.lossOk ? 'ok' : 'FAILED',
+  ];
+}
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const workDir = mkdtempSync(join(os.tmpdir(), 'skybridge-bench-'));
@@ -586,33 +592,19 @@ async function main(): Promise<number> {
     const header = ['case', 'spans/s', 'p50 ms', 'p99 ms', 'peak RSS', 'floor spans/s', 'floor RSS', 'ratio', 'end-to-end'];
     const table = results.map((r) => {
       const j = r.json;
-      return [
-        r.name,
-        fmt(round(j.pipeline.throughput.spansPerSecond, 0)),
-        fmt(round(j.pipeline.latencyMs.p50, 0)),
-        fmt(round(j.pipeline.latencyMs.p99, 0)),
-        mib(j.pipeline.process.peakRssBytes),
-        fmt(round(j.floor.throughput.spansPerSecond, 0)),
-        mib(j.floor.process.peakRssBytes),
-        j.ratio === null ? 'n/a' : `${j.ratio.toFixed(2)}×`,
-        r.lossOk ? 'ok' : 'FAILED',
-      ];
+      return summaryRow(r, {
+        spansPerSecond: j.pipeline.throughput.spansPerSecond,
+        p50: j.pipeline.latencyMs.p50,
+        p99: j.pipeline.latencyMs.p99,
+        peakRssBytes: j.pipeline.process.peakRssBytes,
+        floor: { spansPerSecond: j.floor.throughput.spansPerSecond, peakRssBytes: j.floor.process.peakRssBytes, ratio: j.ratio },
+      });
     });
     // The separate cases, in the order they ran, with a note each on what their cells mean.
     const notes: string[] = [];
     if (tailSampling !== undefined) {
       const j = tailSampling.json;
-      table.push([
-        tailSampling.name,
-        fmt(round(j.throughput.acceptedSpansPerSecond, 0)),
-        fmt(round(j.latencyMs.p50, 0)),
-        fmt(round(j.latencyMs.p99, 0)),
-        mib(j.process.peakRssBytes),
-        'n/a',
-        'n/a',
-        'n/a',
-        tailSampling.lossOk ? 'ok' : 'FAILED',
-      ]);
+      table.push(summaryRow(tailSampling, { spansPerSecond: j.throughput.acceptedSpansPerSecond, p50: j.latencyMs.p50, p99: j.latencyMs.p99, peakRssBytes: j.process.peakRssBytes }));
       notes.push(
         `tail_sampling: spans/s accepted at the paced rate (${fmt(round(j.throughput.keptSpansPerSecond, 0))} kept/s reached the sink); ` +
           'p50/p99 of the kept traces (budget winners wait for their window); it has no floor.',
@@ -620,17 +612,15 @@ async function main(): Promise<number> {
     }
     if (kafkaTier !== undefined) {
       const j = kafkaTier.json;
-      table.push([
-        kafkaTier.name,
-        fmt(round(j.throughput.deliveredSpansPerSecond, 0)),
-        fmt(round(j.latencyMs.p50, 0)),
-        fmt(round(j.latencyMs.p99, 0)),
-        mib(j.largestPeakRss?.bytes ?? null),
-        fmt(round(j.floor.throughput.spansPerSecond, 0)),
-        mib(j.floor.process.peakRssBytes),
-        j.ratio === null ? 'n/a' : `${j.ratio.toFixed(2)}×`,
-        kafkaTier.lossOk ? 'ok' : 'FAILED',
-      ]);
+      table.push(
+        summaryRow(kafkaTier, {
+          spansPerSecond: j.throughput.deliveredSpansPerSecond,
+          p50: j.latencyMs.p50,
+          p99: j.latencyMs.p99,
+          peakRssBytes: j.largestPeakRss?.bytes ?? null,
+          floor: { spansPerSecond: j.floor.throughput.spansPerSecond, peakRssBytes: j.floor.process.peakRssBytes, ratio: j.ratio },
+        }),
+      );
       notes.push(
         `kafka_tier: spans/s at the sink; peak RSS is the largest of agent, gateway1, gateway2 (${j.largestPeakRss?.process ?? 'n/a'}), not their sum; ` +
           'floor = OTLP/gRPC decode-only, same pool, concurrency and duration.',
@@ -638,17 +628,7 @@ async function main(): Promise<number> {
     }
     if (overload !== undefined) {
       const j = overload.json;
-      table.push([
-        overload.name,
-        fmt(round(j.summary.deliveredSpansPerSecond, 0)),
-        fmt(round(j.summary.p50, 0)),
-        fmt(round(j.summary.p99, 0)),
-        mib(j.summary.peakRssBytes),
-        'n/a',
-        'n/a',
-        'n/a',
-        overload.lossOk ? 'ok' : 'FAILED',
-      ]);
+      table.push(summaryRow(overload, { spansPerSecond: j.summary.deliveredSpansPerSecond, p50: j.summary.p50, p99: j.summary.p99, peakRssBytes: j.summary.peakRssBytes }));
       notes.push(
         `overload (${j.options.durationSeconds} s overloaded, ${j.options.sustainSeconds} s sustainable): spans/s delivered at the sink under overload (${fmt(round(j.summary.deliveredSpansPerCpuSecond, 0))} per skybridge CPU-second); ` +
           'p50/p99 send → sink at the sustainable load (half that rate); it has no floor; end-to-end = every acknowledged span delivered, no refusal when sustainable.',

@@ -29,6 +29,7 @@ import { machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../me
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
+import { scrapeSamples, sumSamples, waitUntilReady } from '../skybridge-telemetry.ts';
 import { waitForSettledGroup } from './kafka-group.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -73,23 +74,9 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilReady(proc: MeasuredProcess, telemetryPort: number, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (proc.hasExited) throw new Error(`skybridge exited during start-up. Its output:\n${proc.logTail()}`);
-    const ok = await fetch(`http://127.0.0.1:${telemetryPort}/readyz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`skybridge was not ready within ${timeoutMs / 1000}s. Its output:\n${proc.logTail()}`);
-}
-
-async function metricSum(port: number, name: string, labelMatch = ''): Promise<number> {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && line.includes(labelMatch)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
+/** The sum of a counter's samples on one skybridge (those with `labels`), 0 when /metrics cannot be read. */
+const counterSum = (telemetryPort: number, name: string, labels: Record<string, string> = {}): Promise<number> =>
+  scrapeSamples(telemetryPort).then((samples) => sumSamples(samples, name, labels), () => 0);
 
 export async function runKafkaTierCase(o: KafkaTierCaseOptions) {
   process.stdout.write(
@@ -191,7 +178,7 @@ pipelines:
     }
     await Promise.all(gateways.map((g) => g.ready));
     const gatewayTelemetry = gateways.map((g) => g.telemetry);
-    const joins = (port: number) => metricSum(port, 'skybridge_kafka_consumer_events_total', 'event="rebalance"');
+    const joins = (port: number) => counterSum(port, 'skybridge_kafka_consumer_events_total', { event: 'rebalance' });
     const group = await waitForSettledGroup(
       gateways.map((g) => ({
         name: g.name,
@@ -238,10 +225,10 @@ pipelines:
     const cpuAfter = procs.map((p) => p.proc.cpuSeconds());
     const ownAfter = ownCpuSeconds(kafka.process.pid);
     const machineAfter = machineBusyCpuSeconds();
-    const produced = await metricSum(agent.telemetry, 'skybridge_kafka_messages_total', 'outcome="produced"');
+    const produced = await counterSum(agent.telemetry, 'skybridge_kafka_messages_total', { outcome: 'produced' });
     // Per gateway: how the work was shared, and whether the group rebalanced under load (each
     // rebalance stops consumption for a while and re-reads what was in flight).
-    const consumedBy = await Promise.all(gatewayTelemetry.map((port) => metricSum(port, 'skybridge_kafka_messages_total', 'outcome="consumed"')));
+    const consumedBy = await Promise.all(gatewayTelemetry.map((port) => counterSum(port, 'skybridge_kafka_messages_total', { outcome: 'consumed' })));
     const consumed = consumedBy.reduce((a, b) => a + b, 0);
     const joinsAfter = await Promise.all(gatewayTelemetry.map(joins));
     const rebalancesUnderLoad = Math.max(0, ...joinsAfter.map((n, i) => n - joinsBefore[i]!));

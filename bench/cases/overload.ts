@@ -39,6 +39,7 @@ import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
 import { machineBusyCpuSeconds, MeasuredProcess } from '../measured-process.ts';
 import { RequestPool } from '../request-pool.ts';
 import { statusHasRetryInfo } from '../segment-scan.ts';
+import { gaugeSum, matchSamples, scrapeSamples, sumSamples, waitUntilReady, type Sample } from '../skybridge-telemetry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The sustainable phase's load, as a share of the spans/s the overload phase delivered. */
@@ -99,7 +100,7 @@ function freePort(): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// skybridge: config, start-up, /metrics
+// skybridge: config; the histogram of its /metrics (start-up and scraping: ../skybridge-telemetry.ts)
 
 function skybridgeConfig(ports: { otlp: number; sink: number; telemetry: number }): string {
   return `# Written by bench/cases/overload.ts for one benchmark run.
@@ -128,42 +129,6 @@ telemetry:
 `;
 }
 
-async function waitUntilReady(proc: MeasuredProcess, telemetryPort: number, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (proc.hasExited) throw new Error(`skybridge exited during start-up. Its output:\n${proc.logTail()}`);
-    const ok = await fetch(`http://127.0.0.1:${telemetryPort}/readyz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`skybridge was not ready within ${timeoutMs / 1000}s. Its output:\n${proc.logTail()}`);
-}
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-async function scrape(telemetryPort: number): Promise<Sample[]> {
-  const text = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)(?:\{([^}]*)\})?\s+(\S+)$/.exec(line);
-    if (!m || !m[1]!.startsWith('skybridge_')) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-const matching = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
-  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-const sum = (samples: Sample[], name: string, labels: Record<string, string> = {}) => matching(samples, name, labels).reduce((a, s) => a + s.value, 0);
-/** The sum of a gauge, or null when skybridge exports no sample of it (no holder opened an account). */
-const gauge = (samples: Sample[], name: string) => (matching(samples, name).length === 0 ? null : sum(samples, name));
-
 /**
  * Quantile `q` of a Prometheus histogram, summed over its label sets, interpolated linearly inside
  * the bucket it falls in (as PromQL's histogram_quantile). `aboveTop` when it lies past the
@@ -171,7 +136,7 @@ const gauge = (samples: Sample[], name: string) => (matching(samples, name).leng
  */
 function histogramQuantile(samples: Sample[], name: string, q: number): { seconds: number; aboveTop: boolean } | null {
   const byLe = new Map<number, number>();
-  for (const s of matching(samples, `${name}_bucket`)) {
+  for (const s of matchSamples(samples, `${name}_bucket`)) {
     const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
     byLe.set(le, (byLe.get(le) ?? 0) + s.value);
   }
@@ -466,7 +431,7 @@ async function drain(proc: MeasuredProcess, sink: SinkHandle, telemetryPort: num
     const now = performance.now();
     const spans = sink.progress().spans;
     if (spans !== lastSpans) (lastSpans = spans), (lastChange = now);
-    const held = await scrape(telemetryPort).then((s) => gauge(s, 'skybridge_admission_held_spans'), () => null);
+    const held = await scrapeSamples(telemetryPort).then((s) => gaugeSum(s, 'skybridge_admission_held_spans'), () => null);
     const quiet = now - lastChange;
     const result = (end: string, ok: boolean) => ({ seconds: (performance.now() - start) / 1000, end, ok, heldSpans: held });
     if (held === 0 && quiet >= 2_500) return result('admission ledger empty, sink quiet', true);
@@ -530,10 +495,10 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
     const sampler = (async () => {
       while (sampling) {
         try {
-          const s = await scrape(ports.telemetry);
-          peaks.heldSpans = Math.max(peaks.heldSpans, gauge(s, 'skybridge_admission_held_spans') ?? 0);
-          peaks.heldBytes = Math.max(peaks.heldBytes, gauge(s, 'skybridge_admission_held_bytes') ?? 0);
-          limits = { bytes: gauge(s, 'skybridge_admission_limit_bytes'), spans: gauge(s, 'skybridge_admission_limit_spans') };
+          const s = await scrapeSamples(ports.telemetry);
+          peaks.heldSpans = Math.max(peaks.heldSpans, gaugeSum(s, 'skybridge_admission_held_spans') ?? 0);
+          peaks.heldBytes = Math.max(peaks.heldBytes, gaugeSum(s, 'skybridge_admission_held_bytes') ?? 0);
+          limits = { bytes: gaugeSum(s, 'skybridge_admission_limit_bytes'), spans: gaugeSum(s, 'skybridge_admission_limit_spans') };
         } catch {
           // a missed scrape only loses one sample
         }
@@ -542,7 +507,7 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
     })();
 
     const sinkAtStart = sink.progress();
-    const metricsAtStart = await scrape(ports.telemetry).catch(() => [] as Sample[]);
+    const metricsAtStart = await scrapeSamples(ports.telemetry).catch(() => [] as Sample[]);
     const cpuBefore = proc.cpuSeconds();
     const sinkCpuBefore = sink.proc.cpuSeconds();
     const selfBefore = process.cpuUsage();
@@ -567,7 +532,7 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
     const machineAfter = machineBusyCpuSeconds();
     const peakRssBytes = proc.peakRssBytes();
     const maxSampledRssBytes = proc.maxSampledRssBytes;
-    const metrics = await scrape(ports.telemetry).catch((error: Error) => {
+    const metrics = await scrapeSamples(ports.telemetry).catch((error: Error) => {
       process.stderr.write(`overload: could not read skybridge /metrics: ${error.message}\n`);
       return [] as Sample[];
     });
@@ -632,21 +597,21 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
         ? null
         : Math.max(0, machineAfter - machineBefore - cpuSeconds - sinkCpuSeconds - selfCpuSeconds) / windowSeconds;
     // Counters over the whole life of this skybridge (calibration included): drops are drops.
-    const unintentionalDrops = sum(metrics, 'skybridge_dropped_spans_total', { intentional: 'false' });
+    const unintentionalDrops = sumSamples(metrics, 'skybridge_dropped_spans_total', { intentional: 'false' });
     const dropsByReason: Record<string, number> = {};
-    for (const s of matching(metrics, 'skybridge_dropped_spans_total', { intentional: 'false' })) {
+    for (const s of matchSamples(metrics, 'skybridge_dropped_spans_total', { intentional: 'false' })) {
       const key = `${s.labels.component}/${s.labels.reason}`;
       if (s.value > 0) dropsByReason[key] = (dropsByReason[key] ?? 0) + s.value;
     }
     // The histogram over the phase only: its buckets minus those at the phase's start.
-    const phaseHistogram = matching(metrics, `${LATENCY_HISTOGRAM}_bucket`).map((s) => ({
+    const phaseHistogram = matchSamples(metrics, `${LATENCY_HISTOGRAM}_bucket`).map((s) => ({
       ...s,
-      value: s.value - sum(metricsAtStart, `${LATENCY_HISTOGRAM}_bucket`, s.labels),
+      value: s.value - sumSamples(metricsAtStart, `${LATENCY_HISTOGRAM}_bucket`, s.labels),
     }));
     // skybridge's refusals during the phase by its reason (error code), beside the statuses the load saw.
     const refusedByReason: Record<string, number> = {};
-    for (const s of matching(metrics, 'skybridge_receiver_refused_spans_total')) {
-      const n = s.value - sum(metricsAtStart, 'skybridge_receiver_refused_spans_total', s.labels);
+    for (const s of matchSamples(metrics, 'skybridge_receiver_refused_spans_total')) {
+      const n = s.value - sumSamples(metricsAtStart, 'skybridge_receiver_refused_spans_total', s.labels);
       if (n > 0) refusedByReason[s.labels.reason ?? '?'] = (refusedByReason[s.labels.reason ?? '?'] ?? 0) + n;
     }
     const histP50 = histogramQuantile(phaseHistogram, LATENCY_HISTOGRAM, 0.5);
@@ -696,13 +661,13 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
       },
       traces,
       skybridge: {
-        acceptedSpans: sum(metrics, 'skybridge_receiver_accepted_spans_total') - sum(metricsAtStart, 'skybridge_receiver_accepted_spans_total'),
-        refusedSpans: sum(metrics, 'skybridge_receiver_refused_spans_total') - sum(metricsAtStart, 'skybridge_receiver_refused_spans_total'),
+        acceptedSpans: sumSamples(metrics, 'skybridge_receiver_accepted_spans_total') - sumSamples(metricsAtStart, 'skybridge_receiver_accepted_spans_total'),
+        refusedSpans: sumSamples(metrics, 'skybridge_receiver_refused_spans_total') - sumSamples(metricsAtStart, 'skybridge_receiver_refused_spans_total'),
         refusedByReason,
-        sendFailedSegments: sum(metrics, 'skybridge_exporter_send_failed_segments_total'),
+        sendFailedSegments: sumSamples(metrics, 'skybridge_exporter_send_failed_segments_total'),
         unintentionalDrops,
         dropsByReason,
-        intentionalDrops: sum(metrics, 'skybridge_dropped_spans_total', { intentional: 'true' }),
+        intentionalDrops: sumSamples(metrics, 'skybridge_dropped_spans_total', { intentional: 'true' }),
         peakHeldSpans: peaks.heldSpans,
         peakHeldBytes: peaks.heldBytes,
         admissionLimits: limits,
@@ -719,7 +684,7 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
       latencyMs: {
         sendToSink: { traces: latencies.length, p50: percentile(latencies, 0.5), p90: percentile(latencies, 0.9), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? null },
         skybridgeHistogram: {
-          observations: sum(metrics, `${LATENCY_HISTOGRAM}_count`) - sum(metricsAtStart, `${LATENCY_HISTOGRAM}_count`),
+          observations: sumSamples(metrics, `${LATENCY_HISTOGRAM}_count`) - sumSamples(metricsAtStart, `${LATENCY_HISTOGRAM}_count`),
           p50: histP50 === null ? null : histP50.seconds * 1000,
           p99: histP99 === null ? null : histP99.seconds * 1000,
           p99AboveTopBucket: histP99?.aboveTop ?? false,

@@ -21,6 +21,7 @@ import { MeasuredProcess } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool, type LoadRequest } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
+import { matchSamples, scrapeSamples, sumSamples, waitUntilReady } from '../skybridge-telemetry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const WINDOW_MS = 3_000;
@@ -159,43 +160,6 @@ telemetry:
 `;
 }
 
-async function waitUntilReady(proc: MeasuredProcess, telemetryPort: number, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (proc.hasExited) throw new Error(`skybridge exited during start-up. Its output:\n${proc.logTail()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${telemetryPort}/readyz`, { signal: AbortSignal.timeout(1_000) });
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`skybridge was not ready within ${timeoutMs / 1000}s. Its output:\n${proc.logTail()}`);
-}
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-async function scrape(telemetryPort: number): Promise<Sample[]> {
-  const text = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)(?:\{([^}]*)\})?\s+(\S+)$/.exec(line);
-    if (!m || !m[1]!.startsWith('skybridge_')) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-const sum = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
-  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
-
 function percentile(sorted: number[], q: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
@@ -237,10 +201,10 @@ export async function runTailSamplingCase(o: TailSamplingCaseOptions) {
     const gauges = (async () => {
       while (sampling) {
         try {
-          const s = await scrape(ports.telemetry);
-          peaks.heldSpans = Math.max(peaks.heldSpans, sum(s, 'skybridge_queue_size', { queue: 'trace_buffer_spans' }));
-          peaks.heldBytes = Math.max(peaks.heldBytes, sum(s, 'skybridge_queue_size', { queue: 'trace_buffer_bytes' }));
-          peaks.heldTraces = Math.max(peaks.heldTraces, sum(s, 'skybridge_queue_size', { queue: 'trace_buffer_traces' }));
+          const s = await scrapeSamples(ports.telemetry);
+          peaks.heldSpans = Math.max(peaks.heldSpans, sumSamples(s, 'skybridge_queue_size', { queue: 'trace_buffer_spans' }));
+          peaks.heldBytes = Math.max(peaks.heldBytes, sumSamples(s, 'skybridge_queue_size', { queue: 'trace_buffer_bytes' }));
+          peaks.heldTraces = Math.max(peaks.heldTraces, sumSamples(s, 'skybridge_queue_size', { queue: 'trace_buffer_traces' }));
         } catch {
           // a missed scrape only loses one sample
         }
@@ -267,9 +231,9 @@ export async function runTailSamplingCase(o: TailSamplingCaseOptions) {
     const drainStart = performance.now();
     let last = -1;
     for (;;) {
-      const s = await scrape(ports.telemetry);
-      const decided = sum(s, 'skybridge_tail_sampling_traces_total');
-      const held = sum(s, 'skybridge_queue_size', { queue: 'trace_buffer_traces' });
+      const s = await scrapeSamples(ports.telemetry);
+      const decided = sumSamples(s, 'skybridge_tail_sampling_traces_total');
+      const held = sumSamples(s, 'skybridge_queue_size', { queue: 'trace_buffer_traces' });
       if (held === 0 && decided === last && sink.spans > 0) break;
       last = decided;
       if (performance.now() - drainStart > 60_000) break;
@@ -281,7 +245,7 @@ export async function runTailSamplingCase(o: TailSamplingCaseOptions) {
     const cpuAfter = proc.cpuSeconds();
     const peakRss = proc.peakRssBytes();
     const maxSampledRss = proc.maxSampledRssBytes;
-    const metrics = await scrape(ports.telemetry);
+    const metrics = await scrapeSamples(ports.telemetry);
     const stopped = await proc.stop();
     await sink.stop();
 
@@ -300,16 +264,16 @@ export async function runTailSamplingCase(o: TailSamplingCaseOptions) {
     inner.sort((a, b) => a - b);
     latencies.sort((a, b) => a - b);
 
-    const accepted = sum(metrics, 'skybridge_receiver_accepted_spans_total');
-    const sampledOut = sum(metrics, 'skybridge_dropped_spans_total', { reason: 'sampled_out' });
-    const otherDrops = sum(metrics, 'skybridge_dropped_spans_total') - sampledOut;
-    const windows = sum(metrics, 'skybridge_tail_sampling_window_kept_traces_count');
-    const windowKept = sum(metrics, 'skybridge_tail_sampling_window_kept_traces_sum');
-    const byPolicy = metrics
-      .filter((s) => s.name === 'skybridge_tail_sampling_traces_total' && s.value > 0)
+    const accepted = sumSamples(metrics, 'skybridge_receiver_accepted_spans_total');
+    const sampledOut = sumSamples(metrics, 'skybridge_dropped_spans_total', { reason: 'sampled_out' });
+    const otherDrops = sumSamples(metrics, 'skybridge_dropped_spans_total') - sampledOut;
+    const windows = sumSamples(metrics, 'skybridge_tail_sampling_window_kept_traces_count');
+    const windowKept = sumSamples(metrics, 'skybridge_tail_sampling_window_kept_traces_sum');
+    const byPolicy = matchSamples(metrics, 'skybridge_tail_sampling_traces_total')
+      .filter((s) => s.value > 0)
       .map((s) => `${s.labels.policy}/${s.labels.decision} ${fmt(s.value)}`)
       .join(', ');
-    const early = metrics.filter((s) => s.name === 'skybridge_tail_sampling_early_decisions_total' && s.value > 0).map((s) => `${s.labels.reason}/${s.labels.decision} ${fmt(s.value)}`);
+    const early = matchSamples(metrics, 'skybridge_tail_sampling_early_decisions_total').filter((s) => s.value > 0).map((s) => `${s.labels.reason}/${s.labels.decision} ${fmt(s.value)}`);
     const lossOk = load.requestsFailed === 0 && accepted === load.spansAcked && sink.spans + sampledOut + otherDrops === accepted && otherDrops === 0;
     const cpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
     const windowSeconds = (performance.now() - load.firstSendMs) / 1000;
