@@ -15,6 +15,12 @@ const grpcSchema = z
       .describe(
         'Largest request message accepted, after gzip decompression. Larger requests are answered RESOURCE_EXHAUSTED.',
       ),
+    max_concurrent_streams: z
+      .number().int().min(1).max(100_000).default(8)
+      .describe(
+        'Export calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS, as the Collector\'s max_concurrent_streams). ' +
+          'Further calls wait in the client, not in skybridge\'s memory: under overload this bounds the request bytes held before admission can refuse them.',
+      ),
   })
   .describe('OTLP over gRPC (service opentelemetry.proto.collector.trace.v1.TraceService). null disables it.');
 

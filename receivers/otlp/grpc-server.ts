@@ -36,7 +36,10 @@ export class OtlpGrpcServer {
     this.#config = config;
     this.#handler = handler;
     this.#logger = logger;
-    this.#server = new grpc.Server({ 'grpc.max_receive_message_length': config.max_recv_msg_size });
+    this.#server = new grpc.Server({
+      'grpc.max_receive_message_length': config.max_recv_msg_size,
+      'grpc.max_concurrent_streams': config.max_concurrent_streams,
+    });
     this.#server.addService(traceServiceDefinition, {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         this.#onExport(call, callback).catch((err: unknown) => {
