@@ -55,7 +55,7 @@ export class SkyWalkingExporter extends SegmentExporter {
       `segments to the OAP at ${this.#config.endpoint} (ack: ${this.#config.ack})`,
       durable
         ? `retries: ${durable.describe()}`
-        : `retries: in memory only (up to ${this.#config.sending_queue.queue_size} segments); add a redis block for durable retry`,
+        : `retries: in memory only (bounded by admission.max_bytes); add a redis block for durable retry`,
     ];
   }
 
