@@ -57,6 +57,9 @@ export class TraceAssembler {
   readonly #index: DecidedSpanIndex<SpanPlacement>;
   readonly #instances = new Set<string>();
   readonly #account: LedgerAccount;
+  /** Gauge children bound once: set on every batch, so no label hashing on the hot path. */
+  readonly #heldSpansGauge;
+  readonly #heldTracesGauge;
   /** Traces taken out of the buffer and waiting for a build slice, oldest first. */
   #due: DueTrace[] = [];
   #dueHead = 0;
@@ -89,6 +92,8 @@ export class TraceAssembler {
       },
     );
     const component = settings.id;
+    this.#heldSpansGauge = settings.metrics.queueSize.labels({ component, queue: 'trace_buffer_spans' });
+    this.#heldTracesGauge = settings.metrics.queueSize.labels({ component, queue: 'trace_buffer_traces' });
     settings.metrics.queueCapacity.set({ component, queue: 'trace_buffer_spans' }, config.max_spans);
     settings.metrics.queueCapacity.set({ component, queue: 'trace_buffer_traces' }, config.max_traces);
   }
@@ -275,8 +280,7 @@ export class TraceAssembler {
     const spans = this.#buffer.heldSpans + this.#dueSpans;
     const account = this.#account;
     if (bytes !== account.bytes || spans !== account.spans) account.add(bytes - account.bytes, spans - account.spans);
-    const component = this.#settings.id;
-    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_spans' }, spans);
-    this.#settings.metrics.queueSize.set({ component, queue: 'trace_buffer_traces' }, this.heldTraces);
+    this.#heldSpansGauge.set(spans);
+    this.#heldTracesGauge.set(this.heldTraces);
   }
 }
