@@ -1,12 +1,13 @@
 /**
  * Protobuf encoding of what skybridge sends to the OAP, from the `.proto` files in `./proto/`
- * (package skywalking.v3). The plain objects of core/segments/segment-object.ts already have the
+ * (package skywalking.v3), except segments: those are encoded by segment-encoder.ts. The plain objects of core/segments/segment-object.ts already have the
  * proto's field names and numeric enums, so they are encoded as they are: no `fromObject` copy and
  * no verification pass on the hot path (the segment builder owns their correctness).
  */
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { encodeSegmentObject } from './segment-encoder.ts';
 import type { InstancePingPkg, InstanceProperties, KeyStringValuePair, SegmentObject } from '../../core/segments/segment-object.ts';
 
 const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
@@ -22,7 +23,6 @@ function loadRoot(): protobuf.Root {
 }
 
 const root = loadRoot();
-const SegmentObjectType = root.lookupType('skywalking.v3.SegmentObject');
 const InstancePropertiesType = root.lookupType('skywalking.v3.InstanceProperties');
 const InstancePingPkgType = root.lookupType('skywalking.v3.InstancePingPkg');
 const CommandsType = root.lookupType('skywalking.v3.Commands');
@@ -39,12 +39,10 @@ function toBuffer(bytes: Uint8Array): Buffer {
 }
 
 /**
- * Encode one segment as a `skywalking.v3.SegmentObject` message. Times (int64) are taken from JS
- * numbers, exact up to 2^53 ms. Throws only if a field holds a value of the wrong type.
+ * Encode one segment as a `skywalking.v3.SegmentObject` message (segment-encoder.ts: the hot path's
+ * own encoder; protobufjs encodes the rest). Times (int64) are JS numbers, exact up to 2^53 ms.
  */
-export function encodeSegment(segment: SegmentObject): Buffer {
-  return toBuffer(SegmentObjectType.encode(segment as unknown as Record<string, unknown>).finish());
-}
+export const encodeSegment: (segment: SegmentObject) => Buffer = encodeSegmentObject;
 
 /** Encode a `ManagementService/reportInstanceProperties` request. */
 export function encodeInstanceProperties(props: InstanceProperties): Buffer {
