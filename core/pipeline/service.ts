@@ -5,9 +5,11 @@
  *   processors are one instance per pipeline (they hold per-pipeline state, as in the Collector).
  * - A receiver's `next` fans out to the head of every pipeline that lists it; a pipeline's last
  *   processor fans out to its exporters.
- * - Everything is built before anything starts; start order is exporters → processors →
- *   receivers so no stage receives data before its downstream is ready. Shutdown runs the other
- *   way under one deadline, so each stage drains into a consumer that is still live.
+ * - A pipeline listing several segment exporters with the same `assembly` gets one shared trace
+ *   assembler over their sinks instead of one per exporter (#pipelineExporters).
+ * - Everything is built before anything starts; start order is exporters → shared assemblers →
+ *   processors → receivers so no stage receives data before its downstream is ready. Shutdown runs
+ *   the other way under one deadline, so each stage drains into a consumer that is still live.
  */
 import { AdmissionLedger } from '../admission/admission-ledger.ts';
 import { defaultAdmissionBytes } from '../admission/config.ts';
@@ -16,6 +18,7 @@ import type { TraceConsumer } from '../consumer.ts';
 import type { ValidatedConfig } from '../config/validate.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { SegmentExporter } from '../segments/segment-exporter.ts';
 import { Fanout } from './fanout.ts';
 import { observeProcessorInput, observeProcessorOutput, observeReceiverOutput } from './observed-consumers.ts';
 
@@ -37,6 +40,8 @@ export class Service {
   readonly #receivers: Running<Receiver>[] = [];
   readonly #processors: Running<Processor>[] = [];
   readonly #exporters: Running<Exporter>[] = [];
+  /** One trace assembler per pipeline over several segment exporters' sinks (SegmentExporter.shareAssembly). */
+  readonly #sharedAssemblers: Running<Exporter>[] = [];
   #started: Running<Component>[] = [];
   #state: 'built' | 'starting' | 'running' | 'stopping' | 'stopped' = 'built';
   #shutdown: Promise<void> | undefined;
@@ -68,7 +73,7 @@ export class Service {
 
     const pipelineHeads = new Map<string, TraceConsumer>();
     for (const [pipelineId, spec] of config.pipelines) {
-      let next: TraceConsumer = new Fanout(spec.exporters.map((id) => exporters.get(id)!));
+      let next: TraceConsumer = new Fanout(this.#pipelineExporters(pipelineId, spec.exporters, exporters, config.pipelines.size > 1, settings));
       // Build from the last processor back so each one is handed its `next` at creation.
       for (const procId of [...spec.processors].reverse()) {
         const entry = config.processors.get(procId)!;
@@ -88,13 +93,35 @@ export class Service {
     }
   }
 
+  /**
+   * What a pipeline's last stage fans out to: its exporters, except that two or more segment
+   * exporters with the same `assembly` are replaced by one shared assembler over all their sinks,
+   * so the pipeline holds and builds each trace once. The exporters themselves still start and stop
+   * their sinks (and serve any other pipeline that lists them alone).
+   */
+  #pipelineExporters(
+    pipelineId: string,
+    ids: readonly string[],
+    exporters: Map<string, Exporter>,
+    manyPipelines: boolean,
+    settings: (id: string, kind: ComponentKind) => ComponentSettings,
+  ): Exporter[] {
+    const members = ids.map((id) => exporters.get(id)!);
+    const segmentIds = ids.filter((id) => exporters.get(id) instanceof SegmentExporter);
+    const id = `${segmentIds.join('+')}${manyPipelines ? `@${pipelineId}` : ''}`;
+    const shared = SegmentExporter.shareAssembly(settings(id, 'exporter'), segmentIds.map((sid) => exporters.get(sid) as SegmentExporter));
+    if (shared === undefined) return members;
+    this.#sharedAssemblers.push({ id, kind: 'exporter', component: shared });
+    return [...members.filter((e) => !(e instanceof SegmentExporter)), shared];
+  }
+
   get state(): string {
     return this.#state;
   }
 
   /** A built component by id (tests read bound ports from receivers this way). */
   component<C extends Component = Component>(id: string): C | undefined {
-    const all: Running<Component>[] = [...this.#receivers, ...this.#processors, ...this.#exporters];
+    const all: Running<Component>[] = [...this.#receivers, ...this.#processors, ...this.#sharedAssemblers, ...this.#exporters];
     return all.find((r) => r.id === id)?.component as C | undefined;
   }
 
@@ -107,7 +134,7 @@ export class Service {
         this.#options.onFatal?.(componentId, error);
       },
     };
-    for (const r of [...this.#exporters, ...this.#processors, ...this.#receivers] as Running<Component>[]) {
+    for (const r of [...this.#exporters, ...this.#sharedAssemblers, ...this.#processors, ...this.#receivers] as Running<Component>[]) {
       try {
         await r.component.start(host);
         this.#started.push(r);
@@ -125,7 +152,7 @@ export class Service {
     return (this.#shutdown ??= (async () => {
       this.#state = 'stopping';
       const deadline = AbortSignal.timeout(timeoutMs);
-      const order = [...this.#receivers, ...this.#processors, ...this.#exporters] as Running<Component>[];
+      const order = [...this.#receivers, ...this.#processors, ...this.#sharedAssemblers, ...this.#exporters] as Running<Component>[];
       for (const r of order) {
         try {
           await r.component.shutdown(deadline);

@@ -9,20 +9,10 @@ import { createLogger } from '../../core/telemetry/logger.ts';
 import { Metrics } from '../../core/telemetry/metrics.ts';
 import { RefType, SpanLayer, SpanType, type AssembledSegment, type SegmentObject } from '../../core/segments/segment-object.ts';
 import { debugConfigSchema, type DebugConfig } from './config.ts';
-import { DebugExporter, type StdStreams } from './exporter.ts';
+import { DebugSink, type StdStreams } from './exporter.ts';
 import { debugExporterFactory } from './factory.ts';
 
 const host: Host = { reportFatal: () => {} };
-
-/** Opens the protected delivery side, which the trace assembler drives in production. */
-class ProbedDebugExporter extends DebugExporter {
-  push(segments: AssembledSegment[]): void {
-    this.deliver(segments);
-  }
-  capacity(): boolean {
-    return this.hasCapacity();
-  }
-}
 
 function settings(): ComponentSettings {
   return { id: 'debug', kind: 'exporter', logger: createLogger({ level: 'silent' }), metrics: new Metrics() };
@@ -74,7 +64,7 @@ function collect(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-describe('DebugExporter', () => {
+describe('debug exporter (its sink, as the trace assembler drives it)', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'skybridge-debug-'));
@@ -95,9 +85,9 @@ describe('DebugExporter', () => {
     const out = collect();
     const std: StdStreams = { stdout: out.stream, stderr: new PassThrough() };
     const s = settings();
-    const exporter = new ProbedDebugExporter(s, config({}), std);
+    const exporter = new DebugSink(s, config({}), std);
     await exporter.start(host);
-    exporter.push(assembled(1, 2));
+    exporter.deliver(assembled(1, 2));
     await exporter.shutdown(AbortSignal.timeout(2000));
 
     const lines = out.text().trimEnd().split('\n');
@@ -120,9 +110,9 @@ describe('DebugExporter', () => {
 
   it('writes one summary line per segment when verbosity is basic', async () => {
     const err = collect();
-    const exporter = new ProbedDebugExporter(settings(), config({ output: 'stderr', verbosity: 'basic' }), { stdout: new PassThrough(), stderr: err.stream });
+    const exporter = new DebugSink(settings(), config({ output: 'stderr', verbosity: 'basic' }), { stdout: new PassThrough(), stderr: err.stream });
     await exporter.start(host);
-    exporter.push(assembled(7));
+    exporter.deliver(assembled(7));
     await exporter.shutdown(AbortSignal.timeout(2000));
 
     assert.deepEqual(JSON.parse(err.text()), {
@@ -138,10 +128,10 @@ describe('DebugExporter', () => {
   it('appends to a file output and flushes it on shutdown', async () => {
     const file = path.join(dir, 'segments.jsonl');
     await writeFile(file, '{"earlier":true}\n');
-    const exporter = new ProbedDebugExporter(settings(), config({ output: file }));
+    const exporter = new DebugSink(settings(), config({ output: file }));
     await exporter.start(host);
-    exporter.push(assembled(1));
-    exporter.push(assembled(2, 3));
+    exporter.deliver(assembled(1));
+    exporter.deliver(assembled(2, 3));
     await exporter.shutdown(AbortSignal.timeout(2000));
 
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
@@ -149,7 +139,7 @@ describe('DebugExporter', () => {
   });
 
   it('fails start when the output file cannot be opened', async () => {
-    const exporter = new ProbedDebugExporter(settings(), config({ output: path.join(dir, 'missing', 'x.jsonl') }));
+    const exporter = new DebugSink(settings(), config({ output: path.join(dir, 'missing', 'x.jsonl') }));
     await assert.rejects(exporter.start(host), /ENOENT/);
   });
 
@@ -157,15 +147,15 @@ describe('DebugExporter', () => {
     // A reader that never takes anything: every write stays buffered.
     const stalled = new Writable({ highWaterMark: 64, write: () => {} });
     const s = settings();
-    const exporter = new ProbedDebugExporter(s, config({}), { stdout: stalled, stderr: new PassThrough() });
+    const exporter = new DebugSink(s, config({}), { stdout: stalled, stderr: new PassThrough() });
     await exporter.start(host);
-    assert.equal(exporter.capacity(), true);
+    assert.equal(exporter.hasCapacity(), true);
     let pushedSpans = 0;
-    for (let i = 0; i < 20 && exporter.capacity(); i++) {
-      exporter.push(assembled(i));
+    for (let i = 0; i < 20 && exporter.hasCapacity(); i++) {
+      exporter.deliver(assembled(i));
       pushedSpans += 2;
     }
-    assert.equal(exporter.capacity(), false);
+    assert.equal(exporter.hasCapacity(), false);
 
     // A ref'd timer: AbortSignal.timeout() would not keep the event loop alive for the wait.
     const deadline = new AbortController();

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { ComponentSettings, Host } from '../../core/component.ts';
 import { ledgerOf, type LedgerAccount } from '../../core/admission/admission-ledger.ts';
-import { SegmentExporter } from '../../core/segments/segment-exporter.ts';
+import type { SegmentSink } from '../../core/segments/segment-sink.ts';
 import type { AssembledSegment, SegmentObject } from '../../core/segments/segment-object.ts';
 import type { DropReason } from '../../core/telemetry/metrics.ts';
 import type { DebugConfig } from './config.ts';
@@ -23,12 +23,16 @@ export interface StdStreams {
 }
 
 /**
- * Writes assembled segments as JSON lines. Ack point: as for every SegmentExporter, spans are
+ * The `debug` exporter's sink (composed with the trace assembler by SegmentExporter, see
+ * factory.ts): writes segments as JSON lines. Ack point: as for every SegmentExporter, spans are
  * acknowledged once the trace assembler holds them; a segment counts as sent once the stream took
  * its line (the write callback). Nothing is retried: a stream that failed stays failed, and what is
  * delivered to it afterwards is counted as `export_rejected` drops.
  */
-export class DebugExporter extends SegmentExporter {
+export class DebugSink implements SegmentSink {
+  /** A line written is not a delivery anyone waits for: `ack: after_export` does not apply. */
+  readonly settlesReceipts = false;
+  readonly #settings: ComponentSettings;
   readonly #config: DebugConfig;
   readonly #std: StdStreams;
   #stream: Writable | undefined;
@@ -45,19 +49,19 @@ export class DebugExporter extends SegmentExporter {
   /** Lines handed to the stream and not yet written, in the admission ledger until their callback. */
   readonly #account: LedgerAccount;
   readonly #onStreamError = (error: Error): void => {
-    if (!this.#failed) this.settings.logger.error({ error, output: this.#config.output }, 'The debug output failed; segments are dropped from now on.');
+    if (!this.#failed) this.#settings.logger.error({ error, output: this.#config.output }, 'The debug output failed; segments are dropped from now on.');
     this.#failed = true;
   };
 
   /** `std` replaces process.stdout/stderr (tests). */
   constructor(settings: ComponentSettings, config: DebugConfig, std: StdStreams = { stdout: process.stdout, stderr: process.stderr }) {
-    super(settings, config.assembly);
+    this.#settings = settings;
     this.#account = ledgerOf(settings).account(`${settings.id}/output`);
     this.#config = config;
     this.#std = std;
   }
 
-  protected override async startTransport(_host: Host): Promise<void> {
+  async start(_host: Host): Promise<void> {
     const { output } = this.#config;
     if (output === 'stdout' || output === 'stderr') {
       this.#stream = this.#std[output];
@@ -71,14 +75,14 @@ export class DebugExporter extends SegmentExporter {
     this.#stream.on('error', this.#onStreamError);
   }
 
-  protected override hasCapacity(): boolean {
+  hasCapacity(): boolean {
     const stream = this.#stream;
     // A failed stream never drains; refusing spans for it would stall the senders for nothing.
     if (stream === undefined || this.#failed) return true;
     return stream.writableLength <= stream.writableHighWaterMark * OVERFLOW_FACTOR;
   }
 
-  protected override deliver(segments: AssembledSegment[]): void {
+  deliver(segments: AssembledSegment[]): void {
     let spans = 0;
     for (const { segment } of segments) spans += segment.spans.length;
     const stream = this.#stream;
@@ -100,15 +104,15 @@ export class DebugExporter extends SegmentExporter {
       this.#pendingSpans -= spans;
       if (--this.#pendingWrites === 0) this.#onIdle?.();
       if (error) return this.#drop('export_rejected', spans);
-      const component = this.settings.id;
+      const component = this.#settings.id;
       const now = Date.now();
-      this.settings.metrics.exporterSentSegments.inc({ component }, segments.length);
-      this.settings.metrics.exporterSentSpans.inc({ component }, spans);
-      for (const { receivedAtMs } of segments) this.settings.metrics.exportLatency.observe({ component }, (now - receivedAtMs) / 1000);
+      this.#settings.metrics.exporterSentSegments.inc({ component }, segments.length);
+      this.#settings.metrics.exporterSentSpans.inc({ component }, spans);
+      for (const { receivedAtMs } of segments) this.#settings.metrics.exportLatency.observe({ component }, (now - receivedAtMs) / 1000);
     });
   }
 
-  protected override async shutdownTransport(deadline: AbortSignal): Promise<void> {
+  async shutdown(deadline: AbortSignal): Promise<void> {
     this.#closed = true;
     const stream = this.#stream;
     if (stream === undefined) return;
@@ -135,7 +139,7 @@ export class DebugExporter extends SegmentExporter {
   }
 
   #drop(reason: DropReason, spans: number): void {
-    this.settings.metrics.recordDrop(this.settings.id, reason, spans);
+    this.#settings.metrics.recordDrop(this.#settings.id, reason, spans);
   }
 }
 

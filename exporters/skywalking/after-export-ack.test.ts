@@ -12,7 +12,7 @@ import { redisScratch } from '../../test/support/redis-scratch.ts';
 import { StandInOap } from '../../test/support/stand-in-oap.ts';
 import { DeadLetterQueue } from '../../core/queue/durable-retry/dead-letters.ts';
 import { skywalkingExporterFactory } from './factory.ts';
-import type { SkyWalkingExporter } from './exporter.ts';
+import type { SegmentExporter } from '../../core/segments/segment-exporter.ts';
 import { track } from '../../test/support/promise-state.ts';
 
 const host: Host = { reportFatal: () => {} };
@@ -44,7 +44,7 @@ describe('skywalking exporter, ack: after_export', () => {
   });
 
   async function start(config: Record<string, unknown>, s = settings()) {
-    const exporter = skywalkingExporterFactory.create(s, skywalkingExporterFactory.configSchema.parse(config)) as SkyWalkingExporter;
+    const exporter = skywalkingExporterFactory.create(s, skywalkingExporterFactory.configSchema.parse(config)) as SegmentExporter;
     cleanups.push(() => exporter.shutdown(AbortSignal.timeout(3000)));
     await exporter.start(host);
     return exporter;

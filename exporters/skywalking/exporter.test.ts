@@ -3,23 +3,13 @@ import assert from 'node:assert/strict';
 import type { ComponentSettings, Host } from '../../core/component.ts';
 import { createLogger } from '../../core/telemetry/logger.ts';
 import { Metrics } from '../../core/telemetry/metrics.ts';
-import { SpanLayer, SpanType, type AssembledSegment, type InstanceProperties } from '../../core/segments/segment-object.ts';
+import { SpanLayer, SpanType, type AssembledSegment } from '../../core/segments/segment-object.ts';
 import { StandInOap } from '../../test/support/stand-in-oap.ts';
 import type { SkyWalkingConfig } from './config.ts';
-import { SkyWalkingExporter } from './exporter.ts';
+import { SkyWalkingSink } from './exporter.ts';
 import { skywalkingExporterFactory } from './factory.ts';
 
 const host: Host = { reportFatal: () => {} };
-
-/** Opens the protected side the trace assembler drives in production. */
-class ProbedSkyWalkingExporter extends SkyWalkingExporter {
-  push(segments: AssembledSegment[]): void {
-    this.deliver(segments);
-  }
-  meet(props: InstanceProperties): void {
-    this.onInstance(props);
-  }
-}
 
 function settings(): ComponentSettings {
   return { id: 'skywalking/primary', kind: 'exporter', logger: createLogger({ level: 'silent' }), metrics: new Metrics() };
@@ -38,7 +28,7 @@ function segment(i: number): AssembledSegment {
   };
 }
 
-describe('SkyWalkingExporter', () => {
+describe('skywalking exporter', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -83,14 +73,15 @@ describe('SkyWalkingExporter', () => {
       keep_alive_interval: '20ms',
       retry_on_failure: { initial_interval: '10ms', max_interval: '100ms' },
     });
-    const exporter = new ProbedSkyWalkingExporter(settings(), config);
+    // The sink alone: what the trace assembler drives in production.
+    const exporter = new SkyWalkingSink(settings(), config);
     await exporter.start(host);
-    exporter.meet({ service: 'gateway', serviceInstance: 'gateway-1', layer: 'GENERAL', properties: [{ key: 'language', value: 'go' }] });
-    exporter.push([segment(1), segment(2)]);
+    exporter.onInstance({ service: 'gateway', serviceInstance: 'gateway-1', layer: 'GENERAL', properties: [{ key: 'language', value: 'go' }] });
+    exporter.deliver([segment(1), segment(2)]);
 
     await oap.waitForSegments(2);
     await oap.waitForPings(2);
-    exporter.push([segment(3)]);
+    exporter.deliver([segment(3)]);
     await exporter.shutdown(AbortSignal.timeout(5000));
 
     assert.deepEqual(oap.segments.map((s) => s.tracesegmentid), ['segment-1', 'segment-2', 'segment-3']);

@@ -1,7 +1,7 @@
 import type { Client } from '@grpc/grpc-js';
 import type { ComponentSettings, Host } from '../../core/component.ts';
 import type { DeliveryReceipt } from '../../core/segments/after-export-acks.ts';
-import { SegmentExporter } from '../../core/segments/segment-exporter.ts';
+import type { SegmentSink } from '../../core/segments/segment-sink.ts';
 import type { AssembledSegment, InstanceProperties } from '../../core/segments/segment-object.ts';
 import type { SkyWalkingConfig } from './config.ts';
 import { ManagementReporter } from './management-reporter.ts';
@@ -9,14 +9,17 @@ import { createOapClient } from './oap-client.ts';
 import { SegmentSender } from './segment-sender.ts';
 
 /**
- * Sends assembled segments to a SkyWalking OAP over gRPC and keeps their instances alive there.
+ * The `skywalking` exporter's sink (composed with the trace assembler by SegmentExporter, see
+ * factory.ts): sends segments to a SkyWalking OAP over gRPC and keeps their instances alive there.
  * Ack point (`ack`): `buffered` (the default) acknowledges spans once the trace assembler holds
  * them (see SegmentExporter); `after_export` once every segment built from them was answered by the
  * OAP or written to the Redis retry queue. After assembly the sending queue holds the encoded
  * segments until the OAP answered their collect stream; with a `redis` block a failed batch moves
  * to Redis and is retried from there. One gRPC channel carries both segments and management calls.
  */
-export class SkyWalkingExporter extends SegmentExporter {
+export class SkyWalkingSink implements SegmentSink {
+  readonly settlesReceipts = true;
+  readonly #settings: ComponentSettings;
   readonly #config: SkyWalkingConfig;
   readonly #client: Client;
   readonly #sender: SegmentSender;
@@ -24,7 +27,7 @@ export class SkyWalkingExporter extends SegmentExporter {
 
   /** Reads TLS files at once, so a bad path fails at startup; connects on the first call. */
   constructor(settings: ComponentSettings, config: SkyWalkingConfig) {
-    super(settings, config.assembly, { ackAfterExport: config.ack === 'after_export' ? { timeoutMs: config.ack_timeout } : undefined });
+    this.#settings = settings;
     this.#config = config;
     this.#client = createOapClient({
       endpoint: config.endpoint,
@@ -59,22 +62,22 @@ export class SkyWalkingExporter extends SegmentExporter {
     ];
   }
 
-  protected override deliver(segments: AssembledSegment[], receipt?: DeliveryReceipt): void {
+  deliver(segments: AssembledSegment[], receipt?: DeliveryReceipt): void {
     for (const { segment } of segments) this.#reporter.touch(segment.service, segment.serviceInstance);
     this.#sender.enqueue(segments, receipt);
   }
 
-  protected override hasCapacity(): boolean {
+  hasCapacity(): boolean {
     return this.#sender.hasCapacity();
   }
 
-  protected override onInstance(props: InstanceProperties): void {
+  onInstance(props: InstanceProperties): void {
     this.#reporter.add(props);
   }
 
-  protected override async startTransport(_host: Host): Promise<void> {
+  async start(_host: Host): Promise<void> {
     if (this.#sender.durable === undefined) {
-      this.settings.logger.info(
+      this.#settings.logger.info(
         { queueSize: this.#config.sending_queue.queue_size, ack: this.#config.ack },
         'No redis block: failed sends are retried in memory only; segments held during an OAP outage are lost if skybridge crashes.',
       );
@@ -83,7 +86,7 @@ export class SkyWalkingExporter extends SegmentExporter {
     this.#reporter.start();
   }
 
-  protected override async shutdownTransport(deadline: AbortSignal): Promise<void> {
+  async shutdown(deadline: AbortSignal): Promise<void> {
     // keepAlives stop first: the instances' last segments are still sent, but no one should be
     // pinged as alive once skybridge goes away.
     this.#reporter.stop();

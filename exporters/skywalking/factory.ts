@@ -2,7 +2,8 @@ import { defineExporter } from '../../core/component.ts';
 import { DeadLetterQueue } from '../../core/queue/durable-retry/dead-letters.ts';
 import { collectSender } from './collect-stream.ts';
 import { skywalkingConfigSchema } from './config.ts';
-import { SkyWalkingExporter } from './exporter.ts';
+import { SegmentExporter } from '../../core/segments/segment-exporter.ts';
+import { SkyWalkingSink } from './exporter.ts';
 import { createOapClient } from './oap-client.ts';
 
 export const skywalkingExporterFactory = defineExporter({
@@ -10,7 +11,10 @@ export const skywalkingExporterFactory = defineExporter({
   stability: 'beta',
   description: 'Assembles traces into native SkyWalking segments and streams them to an OAP over gRPC.',
   configSchema: skywalkingConfigSchema,
-  create: (settings, config) => new SkyWalkingExporter(settings, config),
+  create: (settings, config) =>
+    new SegmentExporter(settings, config.assembly, [new SkyWalkingSink(settings, config)], {
+      ackAfterExport: config.ack === 'after_export' ? { timeoutMs: config.ack_timeout } : undefined,
+    }),
   deadLetters: (exporterId, config) => {
     if (config.redis === undefined) return undefined;
     // Replay sends the way the exporter does: same endpoint, TLS, token and deadline.

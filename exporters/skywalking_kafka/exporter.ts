@@ -5,7 +5,7 @@ import { ledgerOf, type LedgerAccount } from '../../core/admission/admission-led
 import { BatchingProducer, type OutgoingMessage } from '../../core/kafka/batching-producer.ts';
 import { createKafka } from '../../core/kafka/client.ts';
 import type { DeliveryReceipt } from '../../core/segments/after-export-acks.ts';
-import { SegmentExporter } from '../../core/segments/segment-exporter.ts';
+import type { SegmentSink } from '../../core/segments/segment-sink.ts';
 import type { AssembledSegment, InstanceProperties } from '../../core/segments/segment-object.ts';
 import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import { encodeInstancePingPkg, encodeInstanceProperties, encodeSegment } from '../skywalking/codec.ts';
@@ -28,7 +28,9 @@ interface InstanceEntry {
  * segment built from the batch. Failed produces are retried in memory with backoff until shutdown;
  * what is still unsent then is counted as `shutdown_timeout` drops.
  */
-export class SkyWalkingKafkaExporter extends SegmentExporter {
+export class SkyWalkingKafkaSink implements SegmentSink {
+  readonly settlesReceipts = true;
+  readonly settings: ComponentSettings;
   readonly #config: SkyWalkingKafkaConfig;
   readonly #topics: { segments: string; managements: string };
   readonly #producer: BatchingProducer;
@@ -44,7 +46,7 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
   #keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(settings: ComponentSettings, config: SkyWalkingKafkaConfig) {
-    super(settings, config.assembly, { ackAfterExport: config.ack === 'after_export' ? { timeoutMs: config.ack_timeout } : undefined });
+    this.settings = settings;
     this.#config = config;
     this.#topics = topicsOf(config);
     const kafka = createKafka(settings.logger, {
@@ -69,11 +71,11 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
     return [`segments to Kafka topics "${this.#topics.segments}" and "${this.#topics.managements}" at ${this.#config.brokers.join(',')} (ack: ${this.#config.ack})`];
   }
 
-  protected override hasCapacity(): boolean {
+  hasCapacity(): boolean {
     return this.#queued < this.#config.sending_queue.queue_size;
   }
 
-  protected override deliver(segments: AssembledSegment[], receipt?: DeliveryReceipt): void {
+  deliver(segments: AssembledSegment[], receipt?: DeliveryReceipt): void {
     const now = Date.now();
     const messages: OutgoingMessage[] = [];
     let spans = 0;
@@ -117,7 +119,7 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
     );
   }
 
-  protected override onInstance(props: InstanceProperties): void {
+  onInstance(props: InstanceProperties): void {
     this.#touch(props.service, props.serviceInstance, Date.now(), props.layer);
     this.#track(
       this.#produceWithRetry([
@@ -126,7 +128,7 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
     );
   }
 
-  protected override async startTransport(_host: Host): Promise<void> {
+  async start(_host: Host): Promise<void> {
     this.#producer.start();
     const round = (): void => {
       const now = Date.now();
@@ -148,7 +150,7 @@ export class SkyWalkingKafkaExporter extends SegmentExporter {
     this.#keepAliveTimer.unref();
   }
 
-  protected override async shutdownTransport(deadline: AbortSignal): Promise<void> {
+  async shutdown(deadline: AbortSignal): Promise<void> {
     clearTimeout(this.#keepAliveTimer);
     // Segments flushed by the shutdown get one more try while the deadline lasts; retries stop at it.
     deadline.addEventListener('abort', () => this.#stop.abort(), { once: true });
