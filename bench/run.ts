@@ -9,7 +9,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +21,7 @@ import { MeasuredProcess } from './measured-process.ts';
 import { runOtlpLoad } from './otlp-load.ts';
 import { RequestPool, type PoolFormat } from './request-pool.ts';
 import { SinkOap } from './sink-oap.ts';
-import { scrapeSamples, waitUntilReady } from './skybridge-telemetry.ts';
+import { scrapeSamples, waitUntilReady, freePort } from './skybridge-telemetry.ts';
 import { runTailSamplingCase } from './cases/tail-sampling.ts';
 import { runKafkaTierCase } from './cases/kafka-tier.ts';
 import { runOverloadCase } from './cases/overload.ts';
@@ -205,17 +204,6 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-/** A port free right now on loopback (the OS picks it; a tiny race with other processes is accepted). */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 function skybridgeConfig(benchCase: BenchCase, ports: { receiver: number; sink: number; telemetry: number }, quietPeriod: string): string {
   return `# Written by bench/run.ts for the ${benchCase.name} case of one benchmark run.

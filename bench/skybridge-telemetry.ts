@@ -1,10 +1,12 @@
 /**
  * What the benchmark reads from a running skybridge over its telemetry endpoint: /readyz before a
- * load starts, and the Prometheus text of /metrics for the counters and gauges a case reports.
+ * load starts, and the Prometheus text of /metrics for the counters and gauges a case reports; and
+ * the free ports it starts skybridge and its peers on.
  * bench/run.ts and every case in bench/cases/ use this one copy, so they all wait for skybridge and
  * read its series the same way (a case that parsed /metrics its own way could report figures that
  * do not compare with the others').
  */
+import { createServer } from 'node:net';
 import type { MeasuredProcess } from './measured-process.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,3 +75,15 @@ export const sumSamples = (samples: Sample[], name: string, labels: Record<strin
  * holder opened an account yet, a feature not configured) is not a gauge at 0.
  */
 export const gaugeSum = (samples: Sample[], name: string): number | null => (matchSamples(samples, name).length === 0 ? null : sumSamples(samples, name));
+
+/** A port free right now on loopback (the OS picks it; a tiny race with other processes is accepted). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}

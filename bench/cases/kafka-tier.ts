@@ -19,7 +19,6 @@
  * cost on both sides of Kafka, not Kafka's.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +28,7 @@ import { machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../me
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
-import { scrapeSamples, sumSamples, waitUntilReady } from '../skybridge-telemetry.ts';
+import { scrapeSamples, sumSamples, waitUntilReady, freePort } from '../skybridge-telemetry.ts';
 import { waitForSettledGroup } from './kafka-group.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,16 +62,6 @@ function ownCpuSeconds(mockPid: number | undefined): number | null {
   return (self.user + self.system) / 1e6 + mock;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** The sum of a counter's samples on one skybridge (those with `labels`), 0 when /metrics cannot be read. */
 const counterSum = (telemetryPort: number, name: string, labels: Record<string, string> = {}): Promise<number> =>

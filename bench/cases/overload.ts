@@ -30,7 +30,6 @@
  * histogram is reported beside it, interpolated within its coarse buckets (…, 5, 10, 30 s).
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +38,7 @@ import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
 import { machineBusyCpuSeconds, MeasuredProcess } from '../measured-process.ts';
 import { RequestPool } from '../request-pool.ts';
 import { statusHasRetryInfo } from '../segment-scan.ts';
-import { gaugeSum, matchSamples, scrapeSamples, sumSamples, waitUntilReady, type Sample } from '../skybridge-telemetry.ts';
+import { gaugeSum, matchSamples, scrapeSamples, sumSamples, waitUntilReady, type Sample, freePort } from '../skybridge-telemetry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The sustainable phase's load, as a share of the spans/s the overload phase delivered. */
@@ -88,16 +87,6 @@ function percentile(sorted: number[], q: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // skybridge: config; the histogram of its /metrics (start-up and scraping: ../skybridge-telemetry.ts)

@@ -13,7 +13,6 @@
  * are moved, as it is sent, to end just before the send (as if an SDK exported finished traces).
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs/minimal.js';
@@ -21,7 +20,7 @@ import { MeasuredProcess } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool, type LoadRequest } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
-import { matchSamples, scrapeSamples, sumSamples, waitUntilReady } from '../skybridge-telemetry.ts';
+import { matchSamples, scrapeSamples, sumSamples, waitUntilReady, freePort } from '../skybridge-telemetry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const WINDOW_MS = 3_000;
@@ -49,16 +48,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (bytes: number | null | undefined) => (bytes == null ? 'n/a' : `${(bytes / 1048576).toFixed(1)} MiB`);
 const fmt = (n: number | null | undefined, digits = 0) => (n == null || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /**
  * Offsets of every fixed64 time in an ExportTraceServiceRequest: Span.start_time_unix_nano (7),
