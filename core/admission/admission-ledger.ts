@@ -29,6 +29,8 @@ export interface LedgerAccount {
   readonly spans: number;
   add(bytes: number, spans: number): void;
   release(bytes: number, spans: number): void;
+  /** Sets the holdings to these totals, for holders that know what they hold rather than what moved. */
+  holdNow(bytes: number, spans: number): void;
 }
 
 export class AdmissionLedger {
@@ -138,6 +140,10 @@ class Account implements LedgerAccount {
 
   release(bytes: number, spans: number): void {
     this.add(-bytes, -spans);
+  }
+
+  holdNow(bytes: number, spans: number): void {
+    if (bytes !== this.bytes || spans !== this.spans) this.add(bytes - this.bytes, spans - this.spans);
   }
 }
 

@@ -276,10 +276,8 @@ export class TraceAssembler {
 
   /** Moves the ledger account and the gauges to what the buffer and the due queue hold now. */
   #syncHoldings(): void {
-    const bytes = this.#buffer.heldBytes + this.#dueBytes;
     const spans = this.#buffer.heldSpans + this.#dueSpans;
-    const account = this.#account;
-    if (bytes !== account.bytes || spans !== account.spans) account.add(bytes - account.bytes, spans - account.spans);
+    this.#account.holdNow(this.#buffer.heldBytes + this.#dueBytes, spans);
     this.#heldSpansGauge.set(spans);
     this.#heldTracesGauge.set(this.heldTraces);
   }

@@ -448,10 +448,7 @@ export class TailSamplingProcessor implements Processor {
     metrics.queueSize.set({ component, queue: 'trace_buffer_bytes' }, this.#buffer.heldBytes);
     metrics.queueSize.set({ component, queue: 'decision_cache' }, this.#decisions.size);
     metrics.queueSize.set({ component, queue: 'kept_awaiting_release' }, this.#outboxSpans);
-    const bytes = this.#buffer.heldBytes + this.#outboxBytes;
-    const spans = this.#buffer.heldSpans + this.#outboxSpans;
-    const account = this.#account;
-    if (bytes !== account.bytes || spans !== account.spans) account.add(bytes - account.bytes, spans - account.spans);
+    this.#account.holdNow(this.#buffer.heldBytes + this.#outboxBytes, this.#buffer.heldSpans + this.#outboxSpans);
   }
 }
 
