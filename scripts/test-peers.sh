@@ -6,6 +6,8 @@
 #   - Redis on 127.0.0.1:6379 (or SKYBRIDGE_TEST_REDIS_URL): durable retry (BullMQ).
 #   - RabbitMQ on 127.0.0.1:5672 (guest/guest): the golden comparison with the SkyWalking Node
 #     agent's amqplib plugin.
+#   - Java 17 + Maven: scripts/oap.sh and scripts/kafka.sh resolve a real SkyWalking OAP and a real
+#     Kafka broker from Maven Central (docs/real-peers.md).
 # Each is installed (apt-get, as root or through sudo) or started only when missing.
 set -euo pipefail
 
@@ -34,6 +36,8 @@ wait_for_port() { # port seconds name
 
 command -v gcc >/dev/null || apt_install gcc libc6-dev
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || apt_install librdkafka-dev
+command -v java >/dev/null || apt_install default-jre-headless
+command -v mvn >/dev/null || apt_install maven
 
 if [ -z "${SKYBRIDGE_TEST_REDIS_URL:-}" ] && ! port_open 6379; then
   command -v redis-server >/dev/null || apt_install redis-server

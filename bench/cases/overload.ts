@@ -109,7 +109,7 @@ pipelines:
     receivers: [otlp]
     exporters: [skywalking]
 
-# No admission: block: its defaults (max_bytes a quarter of the V8 heap limit within 32..256 MiB,
+# No admission: block: its defaults (max_bytes an eighth of the V8 heap limit within 32..96 MiB,
 # max_spans 2,000,000, retry_after 1s) are what is measured.
 
 telemetry:
