@@ -38,6 +38,11 @@ command -v gcc >/dev/null || apt_install gcc libc6-dev
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || apt_install librdkafka-dev
 command -v java >/dev/null || apt_install default-jre-headless
 command -v mvn >/dev/null || apt_install maven
+# Resolve the OAP's and the broker's jars now (a few minutes on a fresh machine, nothing once
+# cached), so the first test that starts one does not spend its timeout in Maven.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bash "$here/oap.sh" --prepare
+bash "$here/kafka.sh" --prepare
 
 if [ -z "${SKYBRIDGE_TEST_REDIS_URL:-}" ] && ! port_open 6379; then
   command -v redis-server >/dev/null || apt_install redis-server
