@@ -9,7 +9,9 @@
 //
 // env: SERVICE_NAME, INSTRUMENTATION (skywalking | otel), SW_COLLECTOR (host:port, skywalking),
 //      OTLP_ENDPOINT (grpc URL, otel), DOWNSTREAM, REDIS_HOST/REDIS_PORT, AMQP_URL, EXCHANGE,
-//      KAFKA_BROKERS (comma list; otel only), KAFKA_TOPIC, KAFKA_GROUP
+//      KAFKA_BROKERS (comma list; otel only), KAFKA_TOPIC, KAFKA_GROUP,
+//      FAILING_PATH (optional, "1"): frontend GET /fail → orders POST /fail, which answers 500, so
+//      frontend answers 502 (a request that fails in two services; off unless set)
 // Prints "listening <port>" once its server listens and its consumers are subscribed; on SIGTERM it
 // flushes what the instrumentation holds and exits.
 'use strict';
@@ -65,6 +67,7 @@ const Redis = require('ioredis');
 const amqp = require('amqplib');
 
 const ROUTING_KEY = 'order.created';
+const FAILING_PATH = process.env.FAILING_PATH === '1';
 const downstream = process.env.DOWNSTREAM;
 const closers = [];
 
@@ -89,6 +92,7 @@ function readBody(req) {
 async function setUp() {
   if (SERVICE === 'frontend') {
     return async (req) => {
+      if (FAILING_PATH && req.method === 'GET' && req.url === '/fail') return (await callDownstream('/fail')) === 200 ? 200 : 502;
       if (req.method !== 'GET' || req.url !== '/checkout') return 404;
       const status = await callDownstream('/orders');
       return status === 200 ? 200 : 502;
@@ -113,6 +117,10 @@ async function setUp() {
     }
     let n = 0;
     return async (req) => {
+      if (FAILING_PATH && req.method === 'POST' && req.url === '/fail') {
+        await readBody(req);
+        return 500;
+      }
       if (req.method !== 'POST' || req.url !== '/orders') return 404;
       await readBody(req);
       const id = `order-${process.pid}-${++n}`;
