@@ -92,6 +92,15 @@ export async function listServices(oap: GraphqlClient, layer?: string): Promise<
   return services;
 }
 
+/** `findService(serviceName)`: the service of that name, or null when the OAP has none. */
+export async function findService(oap: GraphqlClient, serviceName: string): Promise<OapService | null> {
+  const { findService: service } = await oap.graphql<{ findService: OapService | null }>(
+    'query ($serviceName: String!) { findService(serviceName: $serviceName) { id name group shortName layers normal } }',
+    { serviceName },
+  );
+  return service;
+}
+
 /** `listInstances(duration, serviceId)`. */
 export async function listInstances(oap: GraphqlClient, serviceId: string, duration: Duration): Promise<OapInstance[]> {
   const { listInstances: instances } = await oap.graphql<{ listInstances: OapInstance[] }>(

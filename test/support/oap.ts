@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './skybridge-process.ts';
+import { freePort, SkybridgeProcess } from './skybridge-process.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/oap.sh', import.meta.url));
 const READY = /^oap grpc=(\S+) rest=(\S+)$/m;
@@ -183,6 +183,55 @@ export async function startOap(opts: StartOapOptions = {}): Promise<RealOap> {
         rmSync(dir, { recursive: true, force: true });
       })();
       return stopped;
+    },
+  };
+}
+
+export interface OapBehindSkybridge {
+  readonly oap: RealOap;
+  readonly skybridge: SkybridgeProcess;
+  /** The port of skybridge's one OTLP receiver (gRPC or HTTP, as asked) on 127.0.0.1. */
+  readonly otlpPort: number;
+  /** Stops skybridge, then the OAP. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The real OAP with a skybridge process (named `name`) in front of it: one OTLP receiver (`grpc` or
+ * `http`) on a free port, the `skywalking` exporter to the OAP's gRPC port (assembly quiet_period
+ * 200ms, max_wait 3s). If skybridge does not start, the OAP is stopped again.
+ */
+export async function startOapBehindSkybridge(name: string, otlp: 'grpc' | 'http' = 'grpc'): Promise<OapBehindSkybridge> {
+  const oap = await startOap();
+  let skybridge: SkybridgeProcess;
+  let otlpPort: number;
+  try {
+    otlpPort = await freePort();
+    const receiver = otlp === 'grpc' ? `{ grpc: { endpoint: "127.0.0.1:${otlpPort}" }, http: null }` : `{ grpc: null, http: { endpoint: "127.0.0.1:${otlpPort}" } }`;
+    skybridge = await SkybridgeProcess.start(
+      name,
+      `
+receivers:
+  otlp: ${receiver}
+exporters:
+  skywalking:
+    endpoint: "${oap.grpcAddress}"
+    assembly: { quiet_period: 200ms, max_wait: 3s }
+pipelines:
+  traces: { receivers: [otlp], exporters: [skywalking] }
+`,
+    );
+  } catch (err) {
+    await oap.stop();
+    throw err;
+  }
+  return {
+    oap,
+    skybridge,
+    otlpPort,
+    async stop() {
+      await skybridge.stop();
+      await oap.stop();
     },
   };
 }

@@ -33,6 +33,7 @@ import { HttpLogger } from 'zipkin-transport-http';
 import { startChildService, type ChildService } from '../../support/child-service.ts';
 import { startHarness, type Harness } from '../../support/collector-harness.ts';
 import { assertOapRules, type DecodedSegment, type DecodedSpan } from '../../support/oap-rules.ts';
+import { flushHttpLogger } from '../../support/zipkin-http-logger.ts';
 import type { Component } from '../../../core/component.ts';
 
 const require = createRequire(import.meta.url);
@@ -165,25 +166,6 @@ async function startZipkinService(collectorUrl: string, downstreamPort: number):
     flush: () => flushHttpLogger(logger),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/** HttpLogger posts its queue on a timer; post it now and wait for the 202. */
-function flushHttpLogger(logger: HttpLogger): Promise<void> {
-  const l = logger as unknown as { queue: string[]; fetchImplementation: unknown; processQueue(fetch: unknown): void } & NodeJS.EventEmitter;
-  if (l.queue.length === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onSuccess = (): void => {
-      l.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      l.off('success', onSuccess);
-      reject(err);
-    };
-    l.once('success', onSuccess);
-    l.once('error', onError);
-    l.processQueue(l.fetchImplementation);
-  });
 }
 
 // ---- assertions ---------------------------------------------------------------------------------

@@ -26,121 +26,35 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startChildService, type ChildService } from '../../support/child-service.ts';
-import { lastMinutes, pollOap, startOap, type RealOap } from '../../support/oap.ts';
-import { freePort, SkybridgeProcess } from '../../support/skybridge-process.ts';
+import { lastMinutes, pollOap, startOapBehindSkybridge, type OapBehindSkybridge, type RealOap } from '../../support/oap.ts';
+import {
+  endpointDependencies,
+  endpointIdOf,
+  findEndpoints,
+  globalTopology,
+  listServices,
+  queryBasicTraces,
+  queryTrace,
+  serviceIdOf,
+  type EndpointTopology,
+  type TopologyCall,
+} from '../../support/oap-graphql.ts';
 
 const AGENT_APP = fileURLToPath(new URL('../mixed-estate/skywalking-agent-app.cjs', import.meta.url));
 const OTEL_APP = fileURLToPath(new URL('../../support/w3c-test-service.ts', import.meta.url));
 
-// ── The OAP's GraphQL answers (10.1 schema, the fields this file reads) ─────────────────────────
-interface OapService {
-  id: string;
-  name: string;
-  layers: string[];
-  normal: boolean | null;
-}
-interface OapRef {
-  traceId: string;
-  parentSegmentId: string;
-  parentSpanId: number;
-  type: string;
-}
-interface OapSpan {
-  traceId: string;
-  segmentId: string;
-  spanId: number;
-  parentSpanId: number;
-  refs: OapRef[];
-  serviceCode: string;
-  serviceInstanceName: string;
-  endpointName: string | null;
-  type: string;
-  peer: string | null;
-  component: string | null;
-  layer: string | null;
-}
-interface BasicTrace {
-  segmentId: string;
-  endpointNames: string[];
-  traceIds: string[];
-}
-interface TopologyCall {
-  id: string;
-  source: string;
-  target: string;
-  detectPoints: string[];
-}
-interface Topology {
-  nodes: { id: string; name: string; type: string | null; isReal: boolean }[];
-  calls: TopologyCall[];
-}
-interface EndpointTopology {
-  nodes: EndpointNode[];
-  calls: TopologyCall[];
-}
-interface EndpointNode {
-  id: string;
-  name: string;
-  serviceId: string;
-  serviceName: string;
-  isReal: boolean;
-}
-
-const LIST_SERVICES = 'query ($layer: String) { listServices(layer: $layer) { id name layers normal } }';
-const BASIC_TRACES = `query ($condition: TraceQueryCondition) {
-  queryBasicTraces(condition: $condition) { traces { segmentId endpointNames traceIds } }
-}`;
-const TRACE = `query ($traceId: ID!) {
-  queryTrace(traceId: $traceId) {
-    spans {
-      traceId segmentId spanId parentSpanId serviceCode serviceInstanceName endpointName type peer component layer
-      refs { traceId parentSegmentId parentSpanId type }
-    }
-  }
-}`;
-const TOPOLOGY = `query ($duration: Duration!) {
-  getGlobalTopology(duration: $duration) {
-    nodes { id name type isReal }
-    calls { id source target detectPoints }
-  }
-}`;
-const FIND_ENDPOINT = 'query ($serviceId: ID!) { findEndpoint(serviceId: $serviceId, keyword: "", limit: 50) { id name } }';
-const ENDPOINT_DEPENDENCIES = `query ($endpointId: ID!, $duration: Duration!) {
-  getEndpointDependencies(endpointId: $endpointId, duration: $duration) {
-    nodes { id name serviceId serviceName isReal }
-    calls { id source target detectPoints }
-  }
-}`;
-
-/** The OAP's ids (IDManager in 10.1): service `base64(name).1`, endpoint `serviceId_base64(name)`. */
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const serviceIdOf = (name: string) => `${b64(name)}.1`;
-const endpointIdOf = (service: string, endpoint: string) => `${serviceIdOf(service)}_${b64(endpoint)}`;
-
 describe('SkyWalking agents and an OTel service (through skybridge) in one trace on the real OAP 10.1.0', () => {
+  let peers: OapBehindSkybridge | undefined;
   let oap: RealOap;
-  let skybridge: SkybridgeProcess | undefined;
   const services: ChildService[] = [];
   let frontendUrl = '';
   let ordersPort = 0;
   let paymentsPort = 0;
 
   before(async () => {
-    oap = await startOap();
-    const otlpPort = await freePort();
-    skybridge = await SkybridgeProcess.start(
-      'oap-mixed-estate',
-      `
-receivers:
-  otlp: { grpc: null, http: { endpoint: "127.0.0.1:${otlpPort}" } }
-exporters:
-  skywalking:
-    endpoint: "${oap.grpcAddress}"
-    assembly: { quiet_period: 200ms, max_wait: 3s }
-pipelines:
-  traces: { receivers: [otlp], exporters: [skywalking] }
-`,
-    );
+    peers = await startOapBehindSkybridge('oap-mixed-estate', 'http');
+    oap = peers.oap;
+    const { otlpPort } = peers;
     const payments = await startChildService(AGENT_APP, { SERVICE_NAME: 'payments', OAP: oap.grpcAddress });
     services.push(payments);
     const orders = await startChildService(OTEL_APP, {
@@ -165,8 +79,7 @@ pipelines:
 
   after(async () => {
     await Promise.all(services.map((s) => s.stop()));
-    await skybridge?.stop();
-    await oap?.stop();
+    await peers?.stop();
   });
 
   it('stitches one trace, draws frontend → orders → payments, and links endpoints across both boundaries', async () => {
@@ -177,8 +90,7 @@ pipelines:
     // ── Services: all three are real services of layer GENERAL ──────────────────────────────────
     const names = ['frontend', 'orders', 'payments'];
     const listed = await pollOap(oap, 'services frontend, orders and payments in layer GENERAL', async () => {
-      const { listServices } = await oap.graphql<{ listServices: OapService[] }>(LIST_SERVICES, { layer: 'GENERAL' });
-      const byName = new Map(listServices.map((s) => [s.name, s]));
+      const byName = new Map((await listServices(oap, 'GENERAL')).map((s) => [s.name, s]));
       return names.every((n) => byName.has(n)) ? byName : undefined;
     });
     for (const name of names) {
@@ -189,24 +101,15 @@ pipelines:
 
     // ── The trace id, as the OAP knows it from frontend's segment ───────────────────────────────
     const frontendTraces = await pollOap(oap, 'a trace of frontend in queryBasicTraces', async () => {
-      const { queryBasicTraces } = await oap.graphql<{ queryBasicTraces: { traces: BasicTrace[] } }>(BASIC_TRACES, {
-        condition: {
-          serviceId: serviceIdOf('frontend'),
-          queryDuration: lastMinutes(),
-          traceState: 'ALL',
-          queryOrder: 'BY_START_TIME',
-          paging: { pageNum: 1, pageSize: 20 },
-        },
-      });
-      return queryBasicTraces.traces.length > 0 ? queryBasicTraces.traces : undefined;
+      const traces = await queryBasicTraces(oap, { serviceId: serviceIdOf('frontend'), duration: lastMinutes(), pageSize: 20 });
+      return traces.length > 0 ? traces : undefined;
     });
     assert.equal(frontendTraces.length, 1, `one request, one frontend segment: ${JSON.stringify(frontendTraces)}`);
     const traceId = frontendTraces[0]!.traceIds[0]!;
 
     // ── queryTrace: one trace holding the three services' segments ──────────────────────────────
     const spans = await pollOap(oap, `queryTrace ${traceId} with segments of all three services`, async () => {
-      const { queryTrace } = await oap.graphql<{ queryTrace: { spans: OapSpan[] } | null }>(TRACE, { traceId });
-      const got = queryTrace?.spans ?? [];
+      const got = await queryTrace(oap, traceId);
       return names.every((n) => got.some((s) => s.serviceCode === n)) ? got : undefined;
     });
     const segmentsOf = (service: string) => [...new Set(spans.filter((s) => s.serviceCode === service).map((s) => s.segmentId))];
@@ -255,8 +158,8 @@ pipelines:
     // node named after the address.
     const edge = (calls: TopologyCall[], from: string, to: string) => calls.find((c) => c.source === serviceIdOf(from) && c.target === serviceIdOf(to));
     const first = await pollOap(oap, 'topology frontend → orders and orders → payments', async () => {
-      const { getGlobalTopology } = await oap.graphql<{ getGlobalTopology: Topology }>(TOPOLOGY, { duration: lastMinutes() });
-      return edge(getGlobalTopology.calls, 'frontend', 'orders') && edge(getGlobalTopology.calls, 'orders', 'payments') ? getGlobalTopology : undefined;
+      const topology = await globalTopology(oap, lastMinutes());
+      return edge(topology.calls, 'frontend', 'orders') && edge(topology.calls, 'orders', 'payments') ? topology : undefined;
     });
     assert.ok(edge(first.calls, 'frontend', 'orders')!.detectPoints.includes('SERVER'), JSON.stringify(first.calls));
     assert.ok(edge(first.calls, 'orders', 'payments')!.detectPoints.includes('SERVER'), JSON.stringify(first.calls));
@@ -276,12 +179,12 @@ pipelines:
       async () => {
         const again = await fetch(frontendUrl);
         await again.arrayBuffer();
-        const { getGlobalTopology } = await oap.graphql<{ getGlobalTopology: Topology }>(TOPOLOGY, { duration: lastMinutes() });
+        const topology = await globalTopology(oap, lastMinutes());
         const both = ['frontend:orders', 'orders:payments'].every((p) => {
           const [from, to] = p.split(':') as [string, string];
-          return edge(getGlobalTopology.calls, from, to)?.detectPoints.includes('CLIENT');
+          return edge(topology.calls, from, to)?.detectPoints.includes('CLIENT');
         });
-        return both ? getGlobalTopology : undefined;
+        return both ? topology : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 2_000 },
     );
@@ -293,24 +196,21 @@ pipelines:
     // parentEndpoint, or `User` when it is empty), target = the Entry's endpoint.
     const endpointDeps = (service: string, endpoint: string, want: (t: EndpointTopology) => boolean) =>
       pollOap(oap, `getEndpointDependencies of ${service} ${endpoint}`, async () => {
-        const { getEndpointDependencies } = await oap.graphql<{ getEndpointDependencies: EndpointTopology }>(ENDPOINT_DEPENDENCIES, {
-          endpointId: endpointIdOf(service, endpoint),
-          duration: lastMinutes(),
-        });
-        return want(getEndpointDependencies) ? getEndpointDependencies : undefined;
+        const deps = await endpointDependencies(oap, endpointIdOf(serviceIdOf(service), endpoint), lastMinutes());
+        return want(deps) ? deps : undefined;
       });
-    const { findEndpoint: ordersEndpoints } = await oap.graphql<{ findEndpoint: { id: string; name: string }[] }>(FIND_ENDPOINT, { serviceId: serviceIdOf('orders') });
-    assert.deepEqual(ordersEndpoints, [{ id: endpointIdOf('orders', 'POST:/test'), name: 'POST:/test' }], 'orders has the one endpoint skybridge named');
+    const ordersEndpoints = await findEndpoints(oap, serviceIdOf('orders'), '', 50);
+    assert.deepEqual(ordersEndpoints, [{ id: endpointIdOf(serviceIdOf('orders'), 'POST:/test'), name: 'POST:/test' }], 'orders has the one endpoint skybridge named');
 
     // frontend → orders. skybridge copies sw8 field 7 into orders' ref as parentEndpoint, as the
     // Java agent does. The Node agent writes its Exit span's operation name there (`/test`), not
     // its Entry endpoint, so the caller endpoint is frontend's `/test` (a Java caller would give
     // its entry endpoint, e.g. `GET:/checkout`).
     const toOrders = await endpointDeps('orders', 'POST:/test', (t) => t.calls.length > 0);
-    const callerOfOrders = endpointIdOf('frontend', feExit.endpointName!);
+    const callerOfOrders = endpointIdOf(serviceIdOf('frontend'), feExit.endpointName!);
     assert.deepEqual(
       toOrders.calls.map((c) => ({ source: c.source, target: c.target, detectPoints: c.detectPoints })),
-      [{ source: callerOfOrders, target: endpointIdOf('orders', 'POST:/test'), detectPoints: ['SERVER'] }],
+      [{ source: callerOfOrders, target: endpointIdOf(serviceIdOf('orders'), 'POST:/test'), detectPoints: ['SERVER'] }],
       JSON.stringify(toOrders),
     );
     const callerNode = toOrders.nodes.find((n) => n.id === callerOfOrders);
@@ -323,10 +223,10 @@ pipelines:
     // parentEndpoint empty in every ref it reports, so the OAP names the caller endpoint `User`
     // of service orders: the caller service is right, the caller endpoint is the agent's gap.
     const toPayments = await endpointDeps('payments', 'POST:/pay', (t) => t.calls.length > 0);
-    const callerOfPayments = endpointIdOf('orders', 'User');
+    const callerOfPayments = endpointIdOf(serviceIdOf('orders'), 'User');
     assert.deepEqual(
       toPayments.calls.map((c) => ({ source: c.source, target: c.target, detectPoints: c.detectPoints })),
-      [{ source: callerOfPayments, target: endpointIdOf('payments', 'POST:/pay'), detectPoints: ['SERVER'] }],
+      [{ source: callerOfPayments, target: endpointIdOf(serviceIdOf('payments'), 'POST:/pay'), detectPoints: ['SERVER'] }],
       JSON.stringify(toPayments),
     );
     const payCaller = toPayments.nodes.find((n) => n.id === callerOfPayments);

@@ -15,67 +15,8 @@ import { ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { lastMinutes, pollOap, startOap, type RealOap } from '../../support/oap.ts';
-import { freePort, SkybridgeProcess } from '../../support/skybridge-process.ts';
-
-interface OapService {
-  id: string;
-  name: string;
-  layers: string[];
-  normal: boolean | null;
-}
-interface OapRef {
-  traceId: string;
-  parentSegmentId: string;
-  parentSpanId: number;
-  type: string;
-}
-interface OapSpan {
-  traceId: string;
-  segmentId: string;
-  spanId: number;
-  parentSpanId: number;
-  refs: OapRef[];
-  serviceCode: string;
-  serviceInstanceName: string;
-  startTime: number;
-  endTime: number;
-  endpointName: string | null;
-  type: string;
-  peer: string | null;
-  component: string | null;
-  isError: boolean | null;
-  layer: string | null;
-  tags: { key: string; value: string | null }[];
-}
-interface BasicTrace {
-  segmentId: string;
-  endpointNames: string[];
-  duration: number;
-  isError: boolean | null;
-  traceIds: string[];
-}
-
-const LIST_SERVICES = 'query ($layer: String) { listServices(layer: $layer) { id name layers normal } }';
-const BASIC_TRACES = `query ($condition: TraceQueryCondition) {
-  queryBasicTraces(condition: $condition) { traces { segmentId endpointNames duration isError traceIds } }
-}`;
-const TRACE = `query ($traceId: ID!) {
-  queryTrace(traceId: $traceId) {
-    spans {
-      traceId segmentId spanId parentSpanId serviceCode serviceInstanceName startTime endTime
-      endpointName type peer component isError layer
-      refs { traceId parentSegmentId parentSpanId type }
-      tags { key value }
-    }
-  }
-}`;
-const TOPOLOGY = `query ($duration: Duration!) {
-  getGlobalTopology(duration: $duration) {
-    nodes { id name type isReal }
-    calls { id source target detectPoints }
-  }
-}`;
+import { lastMinutes, pollOap, startOapBehindSkybridge, type OapBehindSkybridge, type RealOap } from '../../support/oap.ts';
+import { globalTopology, listServices, queryBasicTraces, queryTrace } from '../../support/oap-graphql.ts';
 
 function provider(service: string, otlpPort: number): BasicTracerProvider {
   return new BasicTracerProvider({
@@ -85,31 +26,17 @@ function provider(service: string, otlpPort: number): BasicTracerProvider {
 }
 
 describe('OTel SDK → skybridge → real SkyWalking OAP 10.1.0', () => {
+  let peers: OapBehindSkybridge | undefined;
   let oap: RealOap;
-  let skybridge: SkybridgeProcess | undefined;
   let otlpPort = 0;
 
   before(async () => {
-    oap = await startOap();
-    otlpPort = await freePort();
-    skybridge = await SkybridgeProcess.start(
-      'oap-smoke',
-      `
-receivers:
-  otlp: { grpc: { endpoint: "127.0.0.1:${otlpPort}" }, http: null }
-exporters:
-  skywalking:
-    endpoint: "${oap.grpcAddress}"
-    assembly: { quiet_period: 200ms, max_wait: 3s }
-pipelines:
-  traces: { receivers: [otlp], exporters: [skywalking] }
-`,
-    );
+    peers = await startOapBehindSkybridge('oap-smoke');
+    ({ oap, otlpPort } = peers);
   });
 
   after(async () => {
-    await skybridge?.stop();
-    await oap?.stop();
+    await peers?.stop();
   });
 
   it('lists both services, finds the trace with its spans and ref, and draws the call', async () => {
@@ -157,8 +84,7 @@ pipelines:
 
     // 1. Both services, as normal (instrumented) services of layer GENERAL.
     const services = await pollOap(oap, 'services frontend and orders in layer GENERAL', async () => {
-      const { listServices } = await oap.graphql<{ listServices: OapService[] }>(LIST_SERVICES, { layer: 'GENERAL' });
-      const byName = new Map(listServices.map((s) => [s.name, s]));
+      const byName = new Map((await listServices(oap, 'GENERAL')).map((s) => [s.name, s]));
       return byName.has('frontend') && byName.has('orders') ? byName : undefined;
     });
     for (const name of ['frontend', 'orders']) {
@@ -169,10 +95,8 @@ pipelines:
 
     // 2. The trace's two segments in queryBasicTraces.
     const basic = await pollOap(oap, `trace ${traceId} in queryBasicTraces`, async () => {
-      const { queryBasicTraces } = await oap.graphql<{ queryBasicTraces: { traces: BasicTrace[] } }>(BASIC_TRACES, {
-        condition: { traceId, queryDuration: lastMinutes(), traceState: 'ALL', queryOrder: 'BY_START_TIME', paging: { pageNum: 1, pageSize: 20 } },
-      });
-      return queryBasicTraces.traces.length >= 2 ? queryBasicTraces.traces : undefined;
+      const traces = await queryBasicTraces(oap, { traceId, duration: lastMinutes(), pageSize: 20 });
+      return traces.length >= 2 ? traces : undefined;
     });
     assert.deepEqual(basic.map((t) => t.segmentId).sort(), [feSegmentId, ordersSegmentId].sort());
     for (const t of basic) {
@@ -186,8 +110,8 @@ pipelines:
 
     // 3. queryTrace: our three spans, and the ref from orders to frontend's Exit span.
     const spans = await pollOap(oap, `queryTrace ${traceId} with 3 spans`, async () => {
-      const { queryTrace } = await oap.graphql<{ queryTrace: { spans: OapSpan[] } | null }>(TRACE, { traceId });
-      return (queryTrace?.spans.length ?? 0) >= 3 ? queryTrace!.spans : undefined;
+      const got = await queryTrace(oap, traceId);
+      return got.length >= 3 ? got : undefined;
     });
     assert.equal(spans.length, 3, JSON.stringify(spans));
     const feEntry = spans.find((s) => s.segmentId === feSegmentId && s.type === 'Entry');
@@ -226,10 +150,8 @@ pipelines:
     const frontendId = services.get('frontend')!.id;
     const ordersId = services.get('orders')!.id;
     const call = await pollOap(oap, 'topology call frontend → orders', async () => {
-      const { getGlobalTopology } = await oap.graphql<{ getGlobalTopology: { calls: { source: string; target: string; detectPoints: string[] }[] } }>(TOPOLOGY, {
-        duration: lastMinutes(),
-      });
-      return getGlobalTopology.calls.find((c) => c.source === frontendId && c.target === ordersId && c.detectPoints.includes('SERVER'));
+      const { calls } = await globalTopology(oap, lastMinutes());
+      return calls.find((c) => c.source === frontendId && c.target === ordersId && c.detectPoints.includes('SERVER'));
     });
     assert.ok(call);
   });

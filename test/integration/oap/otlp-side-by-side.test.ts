@@ -20,48 +20,24 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { lastMinutes, pollOap, startOap, type RealOap } from '../../support/oap.ts';
-import { freePort, SkybridgeProcess } from '../../support/skybridge-process.ts';
+import { lastMinutes, pollOap, startOapBehindSkybridge, type OapBehindSkybridge, type RealOap } from '../../support/oap.ts';
+import {
+  endpointDependencies,
+  endpointIdOf,
+  findEndpoints,
+  findService,
+  globalTopology,
+  listServices,
+  queryBasicTraces,
+  queryTrace,
+  serviceIdOf,
+  type Topology,
+} from '../../support/oap-graphql.ts';
 
-// ── The OAP's GraphQL answers (10.1 schema, the fields this file reads) ─────────────────────────
-interface OapService {
-  id: string;
-  name: string;
-  layers: string[];
-  normal: boolean | null;
-}
-interface TopologyCall {
-  id: string;
-  source: string;
-  target: string;
-  detectPoints: string[];
-}
-interface Topology {
-  nodes: { id: string; name: string; type: string | null; isReal: boolean }[];
-  calls: TopologyCall[];
-}
-interface EndpointTopology {
-  nodes: { id: string; name: string; serviceId: string; serviceName: string; isReal: boolean }[];
-  calls: TopologyCall[];
-}
-interface BasicTrace {
-  segmentId: string;
-  endpointNames: string[];
-  traceIds: string[];
-}
-interface OapTraceSpan {
-  segmentId: string;
-  spanId: number;
-  parentSpanId: number;
-  serviceCode: string;
-  type: string;
-  endpointName: string | null;
-  refs: { traceId: string; parentSegmentId: string; parentSpanId: number; type: string }[];
-}
 /** Zipkin v2 span, as query-zipkin answers. */
 interface ZipkinSpan {
   traceId: string;
@@ -75,33 +51,6 @@ interface ZipkinSpan {
   remoteEndpoint?: { serviceName?: string; ipv4?: string; port?: number };
   tags?: Record<string, string>;
 }
-
-const LIST_SERVICES = 'query ($layer: String) { listServices(layer: $layer) { id name layers normal } }';
-const TOPOLOGY = `query ($duration: Duration!) {
-  getGlobalTopology(duration: $duration) {
-    nodes { id name type isReal }
-    calls { id source target detectPoints }
-  }
-}`;
-const FIND_ENDPOINT = 'query ($serviceId: ID!) { findEndpoint(serviceId: $serviceId, keyword: "", limit: 50) { id name } }';
-const ENDPOINT_DEPENDENCIES = `query ($endpointId: ID!, $duration: Duration!) {
-  getEndpointDependencies(endpointId: $endpointId, duration: $duration) {
-    nodes { id name serviceId serviceName isReal }
-    calls { id source target detectPoints }
-  }
-}`;
-const BASIC_TRACES = `query ($condition: TraceQueryCondition) {
-  queryBasicTraces(condition: $condition) { traces { segmentId endpointNames traceIds } }
-}`;
-const TRACE = `query ($traceId: ID!) {
-  queryTrace(traceId: $traceId) { spans { segmentId spanId parentSpanId serviceCode type endpointName refs { traceId parentSegmentId parentSpanId type } } }
-}`;
-const FIND_SERVICE = 'query ($serviceName: String!) { findService(serviceName: $serviceName) { id name layers normal } }';
-
-/** The OAP's ids (IDManager in 10.1): service `base64(name).1`, endpoint `serviceId_base64(name)`. */
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const serviceIdOf = (name: string) => `${b64(name)}.1`;
-const endpointIdOf = (service: string, endpoint: string) => `${serviceIdOf(service)}_${b64(endpoint)}`;
 
 /** The message a future OAP that closes the gap gets. */
 const GAP_CLOSED = (what: string) => `the OAP's own OTLP path now yields ${what}: update docs/real-peers.md ("The OAP's own OTLP path") and this test`;
@@ -133,50 +82,21 @@ async function sendChain(prefix: string, url: string, t0: number, round = 0): Pr
       spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url }))],
     });
   const providers = { frontend: provider('frontend'), orders: provider('orders'), payments: provider('payments') };
-  const tracer = (p: BasicTracerProvider) => p.getTracer('@opentelemetry/instrumentation-http');
   const remote = (span: Span) => trace.setSpanContext(ROOT_CONTEXT, { ...span.spanContext(), isRemote: true });
+  const start = (p: BasicTracerProvider, name: string, kind: SpanKind, startTime: number, attributes: Attributes, parent?: Context) =>
+    p.getTracer('@opentelemetry/instrumentation-http').startSpan(name, { kind, startTime, attributes }, parent);
+  /** instrumentation-http's SERVER span `METHOD route` for a request to `path`. */
+  const server = (p: BasicTracerProvider, startTime: number, method: string, route: string, path: string, status: number, parent?: Context) =>
+    start(p, `${method} ${route}`, SpanKind.SERVER, startTime, { 'http.request.method': method, 'http.route': route, 'url.path': path, 'url.scheme': 'http', 'http.response.status_code': status }, parent);
+  /** instrumentation-http's CLIENT span `METHOD` for a request to `http://host:8080path`, a child of `parent`. */
+  const client = (p: BasicTracerProvider, startTime: number, method: string, host: string, path: string, status: number, parent: Span) =>
+    start(p, method, SpanKind.CLIENT, startTime, { 'http.request.method': method, 'url.full': `http://${host}:8080${path}`, 'server.address': host, 'server.port': 8080, 'http.response.status_code': status }, trace.setSpan(ROOT_CONTEXT, parent));
 
-  const feServer = tracer(providers.frontend).startSpan('GET /checkout', {
-    kind: SpanKind.SERVER,
-    startTime: t0,
-    attributes: { 'http.request.method': 'GET', 'http.route': '/checkout', 'url.path': '/checkout', 'url.scheme': 'http', 'http.response.status_code': 200 },
-  });
-  const feClient = tracer(providers.frontend).startSpan(
-    'GET',
-    {
-      kind: SpanKind.CLIENT,
-      startTime: t0 + 10,
-      attributes: { 'http.request.method': 'GET', 'url.full': 'http://orders:8080/orders/42', 'server.address': 'orders', 'server.port': 8080, 'http.response.status_code': 200 },
-    },
-    trace.setSpan(ROOT_CONTEXT, feServer),
-  );
-  const ordServer = tracer(providers.orders).startSpan(
-    'GET /orders/{id}',
-    {
-      kind: SpanKind.SERVER,
-      startTime: t0 + 20,
-      attributes: { 'http.request.method': 'GET', 'http.route': '/orders/{id}', 'url.path': '/orders/42', 'url.scheme': 'http', 'http.response.status_code': 200 },
-    },
-    remote(feClient),
-  );
-  const ordClient = tracer(providers.orders).startSpan(
-    'POST',
-    {
-      kind: SpanKind.CLIENT,
-      startTime: t0 + 30,
-      attributes: { 'http.request.method': 'POST', 'url.full': 'http://payments:8080/pay', 'server.address': 'payments', 'server.port': 8080, 'http.response.status_code': 201 },
-    },
-    trace.setSpan(ROOT_CONTEXT, ordServer),
-  );
-  const payServer = tracer(providers.payments).startSpan(
-    'POST /pay',
-    {
-      kind: SpanKind.SERVER,
-      startTime: t0 + 40,
-      attributes: { 'http.request.method': 'POST', 'http.route': '/pay', 'url.path': '/pay', 'url.scheme': 'http', 'http.response.status_code': 201 },
-    },
-    remote(ordClient),
-  );
+  const feServer = server(providers.frontend, t0, 'GET', '/checkout', '/checkout', 200);
+  const feClient = client(providers.frontend, t0 + 10, 'GET', 'orders', '/orders/42', 200, feServer);
+  const ordServer = server(providers.orders, t0 + 20, 'GET', '/orders/{id}', '/orders/42', 200, remote(feClient));
+  const ordClient = client(providers.orders, t0 + 30, 'POST', 'payments', '/pay', 201, ordServer);
+  const payServer = server(providers.payments, t0 + 40, 'POST', '/pay', '/pay', 201, remote(ordClient));
   payServer.end(t0 + 60);
   ordClient.end(t0 + 70);
   ordServer.end(t0 + 80);
@@ -198,31 +118,17 @@ async function zipkin<T>(oap: RealOap, path: string): Promise<T> {
 }
 
 describe('the same OTLP traffic straight to the real OAP 10.1.0 and through skybridge', () => {
+  let peers: OapBehindSkybridge | undefined;
   let oap: RealOap;
-  let skybridge: SkybridgeProcess | undefined;
   let otlpPort = 0;
 
   before(async () => {
-    oap = await startOap();
-    otlpPort = await freePort();
-    skybridge = await SkybridgeProcess.start(
-      'oap-side-by-side',
-      `
-receivers:
-  otlp: { grpc: { endpoint: "127.0.0.1:${otlpPort}" }, http: null }
-exporters:
-  skywalking:
-    endpoint: "${oap.grpcAddress}"
-    assembly: { quiet_period: 200ms, max_wait: 3s }
-pipelines:
-  traces: { receivers: [otlp], exporters: [skywalking] }
-`,
-    );
+    peers = await startOapBehindSkybridge('oap-side-by-side');
+    ({ oap, otlpPort } = peers);
   });
 
   after(async () => {
-    await skybridge?.stop();
-    await oap?.stop();
+    await peers?.stop();
   });
 
   it('gives services, topology and endpoint dependencies only through skybridge; the direct path only Zipkin spans', async () => {
@@ -238,8 +144,8 @@ pipelines:
 
     // ════ Through skybridge: SkyWalking services, trace, topology, endpoint dependencies ════════
     const listed = await pollOap(oap, 'bridge-* services in layer GENERAL', async () => {
-      const { listServices } = await oap.graphql<{ listServices: OapService[] }>(LIST_SERVICES, { layer: 'GENERAL' });
-      return names('bridge').every((n) => listServices.some((s) => s.name === n)) ? listServices : undefined;
+      const services = await listServices(oap, 'GENERAL');
+      return names('bridge').every((n) => services.some((s) => s.name === n)) ? services : undefined;
     });
     for (const name of names('bridge')) {
       const s = listed.find((x) => x.name === name)!;
@@ -248,8 +154,8 @@ pipelines:
 
     // One trace, three segments (skybridge's segment id: local root span id + trace id), linked.
     const spans = await pollOap(oap, `queryTrace ${bridge.traceId} with 5 spans`, async () => {
-      const { queryTrace } = await oap.graphql<{ queryTrace: { spans: OapTraceSpan[] } | null }>(TRACE, { traceId: bridge.traceId });
-      return (queryTrace?.spans.length ?? 0) >= 5 ? queryTrace!.spans : undefined;
+      const got = await queryTrace(oap, bridge.traceId);
+      return got.length >= 5 ? got : undefined;
     });
     const segId = (spanId: string) => spanId + bridge.traceId;
     assert.deepEqual(
@@ -269,8 +175,8 @@ pipelines:
     // Topology: both edges between the real services, as the callees saw them.
     const edge = (t: Topology, from: string, to: string) => t.calls.find((c) => c.source === serviceIdOf(from) && c.target === serviceIdOf(to));
     const topology = await pollOap(oap, 'topology bridge-frontend → bridge-orders → bridge-payments', async () => {
-      const { getGlobalTopology } = await oap.graphql<{ getGlobalTopology: Topology }>(TOPOLOGY, { duration: lastMinutes() });
-      return edge(getGlobalTopology, bFrontend, bOrders) && edge(getGlobalTopology, bOrders, bPayments) ? getGlobalTopology : undefined;
+      const got = await globalTopology(oap, lastMinutes());
+      return edge(got, bFrontend, bOrders) && edge(got, bOrders, bPayments) ? got : undefined;
     });
     assert.ok(edge(topology, bFrontend, bOrders)!.detectPoints.includes('SERVER'), JSON.stringify(topology.calls));
     assert.ok(edge(topology, bOrders, bPayments)!.detectPoints.includes('SERVER'), JSON.stringify(topology.calls));
@@ -278,19 +184,16 @@ pipelines:
     // Endpoint dependencies of orders' endpoint: its caller (frontend's entry endpoint, from the
     // parentEndpoint skybridge put in orders' ref) and its callee (payments' endpoint, whose ref
     // names orders' entry endpoint).
-    const ordersEndpoint = endpointIdOf(bOrders, 'GET:/orders/{id}');
+    const ordersEndpoint = endpointIdOf(serviceIdOf(bOrders), 'GET:/orders/{id}');
     const deps = await pollOap(oap, `getEndpointDependencies of ${bOrders} GET:/orders/{id}`, async () => {
-      const { getEndpointDependencies } = await oap.graphql<{ getEndpointDependencies: EndpointTopology }>(ENDPOINT_DEPENDENCIES, {
-        endpointId: ordersEndpoint,
-        duration: lastMinutes(),
-      });
-      return getEndpointDependencies.calls.length >= 2 ? getEndpointDependencies : undefined;
+      const got = await endpointDependencies(oap, ordersEndpoint, lastMinutes());
+      return got.calls.length >= 2 ? got : undefined;
     });
     assert.deepEqual(
       deps.calls.map((c) => `${c.source} → ${c.target} ${c.detectPoints.join(',')}`).sort(),
       [
-        `${endpointIdOf(bFrontend, 'GET:/checkout')} → ${ordersEndpoint} SERVER`,
-        `${ordersEndpoint} → ${endpointIdOf(bPayments, 'POST:/pay')} SERVER`,
+        `${endpointIdOf(serviceIdOf(bFrontend), 'GET:/checkout')} → ${ordersEndpoint} SERVER`,
+        `${ordersEndpoint} → ${endpointIdOf(serviceIdOf(bPayments), 'POST:/pay')} SERVER`,
       ].sort(),
       JSON.stringify(deps),
     );
@@ -309,9 +212,9 @@ pipelines:
       'CLIENT detect points on the bridge-* edges (network address aliases)',
       async () => {
         await sendChain('bridge', `http://127.0.0.1:${otlpPort}`, Date.now() - 200, ++round);
-        const { getGlobalTopology } = await oap.graphql<{ getGlobalTopology: Topology }>(TOPOLOGY, { duration: lastMinutes() });
-        const client = (from: string, to: string) => edge(getGlobalTopology, from, to)?.detectPoints.includes('CLIENT');
-        return client(bFrontend, bOrders) && client(bOrders, bPayments) ? getGlobalTopology : undefined;
+        const got = await globalTopology(oap, lastMinutes());
+        const client = (from: string, to: string) => edge(got, from, to)?.detectPoints.includes('CLIENT');
+        return client(bFrontend, bOrders) && client(bOrders, bPayments) ? got : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 2_000 },
     );
@@ -361,38 +264,30 @@ pipelines:
     if (Date.now() < settleUntil) await new Promise((r) => setTimeout(r, settleUntil - Date.now()));
     const isDirect = (name: string) => name.startsWith('direct-');
 
-    const { listServices: allServices } = await oap.graphql<{ listServices: OapService[] }>(LIST_SERVICES, {});
+    const allServices = await listServices(oap);
     assert.deepEqual(allServices.filter((s) => isDirect(s.name)), [], GAP_CLOSED('SkyWalking services (listServices, any layer)'));
-    const { listServices: general } = await oap.graphql<{ listServices: OapService[] }>(LIST_SERVICES, { layer: 'GENERAL' });
+    const general = await listServices(oap, 'GENERAL');
     assert.deepEqual(general.map((s) => s.name).sort(), names('bridge'), GAP_CLOSED('services in layer GENERAL'));
     for (const name of names('direct')) {
-      const { findService } = await oap.graphql<{ findService: OapService | null }>(FIND_SERVICE, { serviceName: name });
-      assert.equal(findService, null, GAP_CLOSED(`a SkyWalking service ${name} (findService)`));
+      assert.equal(await findService(oap, name), null, GAP_CLOSED(`a SkyWalking service ${name} (findService)`));
     }
 
-    const { getGlobalTopology: finalTopology } = await oap.graphql<{ getGlobalTopology: Topology }>(TOPOLOGY, { duration: lastMinutes() });
-    const directIds = new Set(names('direct').map(serviceIdOf));
+    const finalTopology = await globalTopology(oap, lastMinutes());
+    const directIds = new Set(names('direct').map((n) => serviceIdOf(n)));
     assert.deepEqual(finalTopology.nodes.filter((n) => isDirect(n.name) || directIds.has(n.id)), [], GAP_CLOSED('topology nodes'));
     assert.deepEqual(finalTopology.calls.filter((c) => directIds.has(c.source) || directIds.has(c.target)), [], GAP_CLOSED('topology edges'));
 
     for (const name of names('direct')) {
-      const { findEndpoint } = await oap.graphql<{ findEndpoint: { id: string; name: string }[] }>(FIND_ENDPOINT, { serviceId: serviceIdOf(name) });
-      assert.deepEqual(findEndpoint, [], GAP_CLOSED(`endpoints of ${name}`));
+      assert.deepEqual(await findEndpoints(oap, serviceIdOf(name), '', 50), [], GAP_CLOSED(`endpoints of ${name}`));
     }
     // The names the OAP could give orders' endpoint: skybridge's, the span name, Zipkin's.
     for (const endpoint of ['GET:/orders/{id}', 'GET /orders/{id}', 'get /orders/{id}', '/orders/{id}']) {
-      const { getEndpointDependencies } = await oap.graphql<{ getEndpointDependencies: EndpointTopology }>(ENDPOINT_DEPENDENCIES, {
-        endpointId: endpointIdOf(dOrders, endpoint),
-        duration: lastMinutes(),
-      });
-      assert.deepEqual(getEndpointDependencies, { nodes: [], calls: [] }, GAP_CLOSED(`endpoint dependencies (${dOrders} ${endpoint})`));
+      const deps = await endpointDependencies(oap, endpointIdOf(serviceIdOf(dOrders), endpoint), lastMinutes());
+      assert.deepEqual(deps, { nodes: [], calls: [] }, GAP_CLOSED(`endpoint dependencies (${dOrders} ${endpoint})`));
     }
 
-    const { queryTrace } = await oap.graphql<{ queryTrace: { spans: OapTraceSpan[] } | null }>(TRACE, { traceId: direct.traceId });
-    assert.deepEqual(queryTrace?.spans ?? [], [], GAP_CLOSED('a SkyWalking trace (queryTrace)'));
-    const { queryBasicTraces } = await oap.graphql<{ queryBasicTraces: { traces: BasicTrace[] } }>(BASIC_TRACES, {
-      condition: { traceId: direct.traceId, queryDuration: lastMinutes(), traceState: 'ALL', queryOrder: 'BY_START_TIME', paging: { pageNum: 1, pageSize: 20 } },
-    });
-    assert.deepEqual(queryBasicTraces.traces, [], GAP_CLOSED('SkyWalking segments (queryBasicTraces)'));
+    assert.deepEqual(await queryTrace(oap, direct.traceId), [], GAP_CLOSED('a SkyWalking trace (queryTrace)'));
+    const segments = await queryBasicTraces(oap, { traceId: direct.traceId, duration: lastMinutes(), pageSize: 20 });
+    assert.deepEqual(segments, [], GAP_CLOSED('SkyWalking segments (queryBasicTraces)'));
   });
 });

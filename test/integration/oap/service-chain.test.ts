@@ -59,6 +59,7 @@ import {
   type TopologyNode,
 } from '../../support/oap-graphql.ts';
 import { freePort, SkybridgeProcess } from '../../support/skybridge-process.ts';
+import { flushHttpLogger } from '../../support/zipkin-http-logger.ts';
 
 const APP = fileURLToPath(new URL('../golden/app/service.cjs', import.meta.url));
 const REDIS = '127.0.0.1:6379';
@@ -302,25 +303,6 @@ async function startInProcessChain(names: { frontend: string; orders: string; pa
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
-}
-
-/** HttpLogger posts its queue on a timer; post it now and wait for the 202. */
-function flushHttpLogger(logger: HttpLogger): Promise<void> {
-  const l = logger as unknown as { queue: string[]; fetchImplementation: unknown; processQueue(fetch: unknown): void } & NodeJS.EventEmitter;
-  if (l.queue.length === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onSuccess = (): void => {
-      l.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      l.off('success', onSuccess);
-      reject(err);
-    };
-    l.once('success', onSuccess);
-    l.once('error', onError);
-    l.processQueue(l.fetchImplementation);
-  });
 }
 
 /** The `zipkin` library: HttpServer/HttpClient instrumentation, B3 headers, JSON v2 over HTTP. */

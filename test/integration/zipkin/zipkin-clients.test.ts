@@ -24,6 +24,7 @@ import { HttpLogger } from 'zipkin-transport-http';
 import type { ZipkinReceiver } from '../../../receivers/zipkin/receiver.ts';
 import { startHarness, type Harness } from '../../support/collector-harness.ts';
 import { assertOapRules, type DecodedSegment, type DecodedSpan } from '../../support/oap-rules.ts';
+import { flushHttpLogger } from '../../support/zipkin-http-logger.ts';
 
 const ENTRY = 0;
 const EXIT = 1;
@@ -118,25 +119,6 @@ function zipkinJs(collectorUrl: string, encoder: 'JSON_V2' | 'JSON_V1') {
       flush: () => flushHttpLogger(logger),
     };
   };
-}
-
-/** HttpLogger posts its queue on a timer; tests post it now and wait for the 202. */
-function flushHttpLogger(logger: HttpLogger): Promise<void> {
-  const l = logger as unknown as { queue: string[]; fetchImplementation: unknown; processQueue(fetch: unknown): void } & NodeJS.EventEmitter;
-  if (l.queue.length === 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onSuccess = (): void => {
-      l.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      l.off('success', onSuccess);
-      reject(err);
-    };
-    l.once('success', onSuccess);
-    l.once('error', onError);
-    l.processQueue(l.fetchImplementation);
-  });
 }
 
 // ---- OpenTelemetry SDK + exporter-zipkin, W3C context over real HTTP ------------------------------
