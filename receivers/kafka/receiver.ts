@@ -20,6 +20,11 @@ interface PartitionState {
   /** Messages of this partition the pipeline refused and that wait for their retry. */
   retrying: number;
   paused: boolean;
+  /**
+   * Offsets below this were finished by this member in its previous generation and never
+   * committed: read again, they are not handed on but count as finished (see #onGroupJoin).
+   */
+  readonly finishedBelow: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -41,8 +46,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *   that after each join). For partitions this member lost, the pipeline is told to abandon the
  *   messages' traces (`TraceConsumer.abandon`): held spans are dropped undecided and unexported, so
  *   the new owner decides and exports them once. For partitions it kept, the re-read spans meet
- *   their held copies and are recognised as duplicates. What was already being exported when the
- *   group rebalanced may reach the OAP twice, with the same segment ids.
+ *   their held copies and are recognised as duplicates, and the messages it had finished without
+ *   getting them committed are skipped. What was already being exported when the group rebalanced
+ *   may reach the OAP twice, with the same segment ids.
+ * - A commit counts once the broker acknowledged it (kafkajs's COMMIT_OFFSETS event), never on
+ *   `commitOffsets` resolving alone.
  */
 export class KafkaReceiver implements Receiver {
   readonly #settings: ComponentSettings;
@@ -53,6 +61,11 @@ export class KafkaReceiver implements Receiver {
   #consumer: Consumer | undefined;
   /** Current generation's partitions; replaced wholesale on every group join. */
   #partitions = new Map<number, PartitionState>();
+  /**
+   * The finished, uncommitted runs' ends of the partitions a replaced consumer held (see
+   * #onGroupJoin), for the replacement's first join.
+   */
+  #carriedOver = new Map<number, number>();
   #inFlight = 0;
   #slotWaiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
@@ -68,7 +81,13 @@ export class KafkaReceiver implements Receiver {
     this.#config = config;
     this.#next = next;
     this.#ctx = { receiver: settings.id, transport: 'kafka' };
-    this.#kafka = createKafka(settings.logger, { brokers: config.brokers, clientId: config.client_id });
+    // 15 retries (100 ms doubling to 2 s: about 23 s) ride out a broker restart without the
+    // consumer crashing. A crashed kafkajs consumer restarts as a NEW group member: the coordinator
+    // then holds the group for a session timeout waiting for the old member, the partitions may
+    // move, and their next owners re-read what this member exported but could not commit meanwhile.
+    // A consumer still retrying when the broker is back heartbeats as the same member (a restarted
+    // broker reloads its groups with their members) and commits as if nothing happened.
+    this.#kafka = createKafka(settings.logger, { brokers: config.brokers, clientId: config.client_id, retries: 15 });
   }
 
   describe(): string[] {
@@ -101,6 +120,14 @@ export class KafkaReceiver implements Receiver {
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async () => !this.#closing },
     });
     consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onGroupJoin(event.payload.memberAssignment));
+    // The only proof that a commit reached the broker: kafkajs's commitOffsets also resolves, having
+    // sent nothing, while its runner is not running (a crash being restarted, a rejoin).
+    consumer.on(consumer.events.COMMIT_OFFSETS, (event) => {
+      for (const { topic, partitions } of event.payload.topics) {
+        if (topic !== this.#config.topic) continue;
+        for (const { partition, offset } of partitions) this.#partitions.get(Number(partition))?.offsets.committed(Number(offset));
+      }
+    });
     // A rebalance is starting: commit what finished now, while this member still owns its
     // partitions (a broker accepts the current generation's commits until the group re-forms), so
     // the next owners re-read as little as possible of what was already exported.
@@ -154,8 +181,20 @@ export class KafkaReceiver implements Receiver {
     metrics.kafkaAssignedPartitions.set({ component: id }, assigned.size);
     let abandoned = 0;
     const abandonedTraces = new Set<string>();
+    /** Kept partitions: where the run of messages this member finished ends, if it was not committed. */
+    const finishedBelow = new Map<number, number>();
+    if (joined) {
+      for (const [partition, end] of this.#carriedOver) if (assigned.has(partition)) finishedBelow.set(partition, end);
+      this.#carriedOver.clear();
+    }
     for (const state of this.#partitions.values()) {
-      if (assigned.has(state.partition)) continue;
+      const end = state.offsets.committable();
+      if (assigned.has(state.partition)) {
+        if (end !== undefined) finishedBelow.set(state.partition, end);
+        continue;
+      }
+      // A consumer replaced after a crash: its replacement may get the partition back.
+      if (!joined && end !== undefined) this.#carriedOver.set(state.partition, end);
       abandoned += state.traces.size;
       for (const traceIds of state.traces.values()) for (const traceId of traceIds) abandonedTraces.add(traceId);
     }
@@ -164,15 +203,25 @@ export class KafkaReceiver implements Receiver {
     if (abandonedTraces.size > 0) this.#next.abandon?.(abandonedTraces);
     // kafkajs re-reads every assigned partition from its committed offset after a join, so the
     // tracking of retained partitions starts over too; in-flight messages of the old generation no
-    // longer find their state and finish without committing.
+    // longer find their state and finish without committing. Of a retained partition, the messages
+    // this member already finished and could not commit (the coordinator was unreachable, e.g. a
+    // broker restart) are exported: handing them on again would export them twice, so they are
+    // skipped and committed. Everything below that run's end was finished here or committed before,
+    // so this keeps at-least-once; if another member committed further meanwhile, kafkajs starts
+    // there and nothing is skipped. The same holds for the partitions a crashed consumer held, when
+    // its replacement's first join assigns them again.
     this.#partitions = new Map();
-    this.#settings.logger.info({ partitions: [...assigned], abandonedMessages: abandoned, abandonedTraces: abandonedTraces.size }, 'Joined the Kafka consumer group.');
+    for (const [partition, end] of finishedBelow) this.#state(partition, end);
+    this.#settings.logger.info(
+      { partitions: [...assigned], abandonedMessages: abandoned, abandonedTraces: abandonedTraces.size, finishedUncommitted: Object.fromEntries(finishedBelow) },
+      'Joined the Kafka consumer group.',
+    );
   }
 
-  #state(partition: number): PartitionState {
+  #state(partition: number, finishedBelow = -1): PartitionState {
     let state = this.#partitions.get(partition);
     if (state === undefined) {
-      state = { partition, offsets: new PartitionOffsets(), traces: new Map(), retrying: 0, paused: false };
+      state = { partition, offsets: new PartitionOffsets(), traces: new Map(), retrying: 0, paused: false, finishedBelow };
       this.#partitions.set(partition, state);
     }
     return state;
@@ -191,6 +240,12 @@ export class KafkaReceiver implements Receiver {
       if (!current()) return;
       const offset = Number(message.offset);
       state.offsets.begin(offset);
+      if (offset < state.finishedBelow) {
+        // Exported in the previous generation, not committed: finished now, not handed on again.
+        resolveOffset(message.offset);
+        state.offsets.finish(offset);
+        continue;
+      }
       this.#inFlight++;
       this.#settings.metrics.queueSize.set({ component: this.#settings.id, queue: 'in_flight_messages' }, this.#inFlight);
       resolveOffset(message.offset);
@@ -317,7 +372,9 @@ export class KafkaReceiver implements Receiver {
         if (commits.length === 0) return;
         try {
           await consumer.commitOffsets(commits);
-          for (const [state, offset] of states) state.offsets.committed(offset);
+          // The COMMIT_OFFSETS listener marked what the broker took; kafkajs skips the request
+          // (and resolves) while its runner is not running. The next round tries again.
+          if (states.some(([state, offset]) => state.offsets.committable() === offset)) throw new Error('kafkajs did not send the commit (consumer not running).');
           this.#settings.metrics.kafkaConsumerEvents.inc({ component: this.#settings.id, event: 'commit' });
         } catch (error) {
           // Usually a rebalance in progress; the next round (or the partition's next owner) commits.

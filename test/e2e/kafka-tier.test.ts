@@ -12,186 +12,29 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { encodeExportTraceServiceRequest } from '../../core/model/otlp-protobuf-encoder.ts';
-import type { ResourceSpans } from '../../core/model/span-batch.ts';
 import { startKafkaMock, type KafkaMock } from '../support/kafka-mock/kafka-mock.ts';
+import {
+  assignedPartitions,
+  consumerEvents as counter,
+  droppedSpans,
+  inFlightMessages as inFlight,
+  sleep,
+  startTier as startKafkaTier,
+  type Tier as KafkaTier,
+  type TierOptions,
+} from '../support/kafka-tier.ts';
 import { assertOapRules, type DecodedSegment as RuleSegment } from '../support/oap-rules.ts';
-import { metricSum, scrapeMetrics } from '../support/skybridge-cli.ts';
-import { freePort, SkybridgeProcess } from '../support/skybridge-process.ts';
-import { batchOf, threeServiceTrace, type ThreeServiceTrace } from '../support/span-fixtures.ts';
 import { StandInOap } from '../support/stand-in-oap.ts';
 
 const PARTITIONS = 4;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Part = keyof ThreeServiceTrace['batches'];
-const ALL_PARTS: readonly Part[] = ['frontend', 'orders', 'payments'];
+type Tier = KafkaTier<StandInOap>;
 
-interface Tier {
-  oap: StandInOap;
-  agents: { process: SkybridgeProcess; port: number }[];
-  gateways: SkybridgeProcess[];
-  /** Spans the agents answered 200 for. */
-  spansIn: number;
-  /** Sends rejected (503) and resent. */
-  resends: number;
-  traces: number;
-  startGateway(): Promise<SkybridgeProcess>;
-  /** Sends `n` three-service traces, `perSecond` at most; resolves when every one was accepted. */
-  send(n: number, perSecond?: number): Promise<void>;
-  /** Makes `n` traces (counted in `traces`) without sending them. */
-  makeTraces(n: number): ThreeServiceTrace[];
-  /**
-   * Sends these parts of the traces (frontend through agent 1, orders and payments through agent
-   * 2), `perSecond` traces at most; resolves when every part was accepted.
-   */
-  deliver(traces: readonly ThreeServiceTrace[], parts: readonly Part[], perSecond?: number): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function post(port: number, rs: ResourceSpans): Promise<boolean> {
-  const body = Buffer.from(encodeExportTraceServiceRequest(batchOf(rs)));
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
-    await res.arrayBuffer();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
-}
-
-interface TierOptions {
-  gateways: number;
-  /** The exporter's assembly (and, with `sampling`, tail_sampling's) quiet period. */
-  quietPeriod?: string;
-  maxWait?: string;
-  ackTimeout?: string;
-  /**
-   * Put tail_sampling (ack: after_decision) in front of the exporter, with this budget per 3 s
-   * (0 keeps every trace). Traces then wait in the sampler's buffer, not the assembler's.
-   */
-  sampling?: { sampleN: number };
-}
-
+/** The tier (test/support/kafka-tier.ts) on a new topic of the mock cluster, exporting to a new stand-in OAP. */
 async function startTier(kafka: KafkaMock, topic: string, opts: TierOptions): Promise<Tier> {
   await kafka.createTopic(topic, PARTITIONS);
   const oap = await StandInOap.start();
-  const brokers = JSON.stringify(kafka.brokers);
-  const agentYaml = (port: number) => `
-receivers:
-  otlp: { grpc: null, http: { endpoint: "127.0.0.1:${port}" } }
-exporters:
-  kafka: { brokers: ${brokers}, topic: ${topic}, producer: { linger: 5ms, timeout: 2s, max_retries: 2 } }
-pipelines:
-  traces: { receivers: [otlp], exporters: [kafka] }
-`;
-  const gatewayYaml = `
-receivers:
-  kafka:
-    brokers: ${brokers}
-    topic: ${topic}
-    group_id: gw-${topic}
-    initial_offset: earliest
-    session_timeout: 6s
-    heartbeat_interval: 500ms
-    rebalance_timeout: 10s
-    max_fetch_wait: 100ms
-    commit_interval: 200ms
-    error_backoff: { initial_interval: 100ms, max_interval: 1s }
-${
-  opts.sampling === undefined
-    ? ''
-    : `processors:
-  tail_sampling:
-    sample_n_per_3_secs: ${opts.sampling.sampleN}
-    quiet_period: ${opts.quietPeriod ?? '300ms'}
-    decision_wait: ${opts.maxWait ?? '4s'}
-    ack: after_decision
-    ack_timeout: ${opts.ackTimeout ?? '5s'}
-`
-}exporters:
-  skywalking:
-    endpoint: ${oap.endpoint}
-    ack: after_export
-    ack_timeout: ${opts.ackTimeout ?? '5s'}
-    assembly: { quiet_period: ${opts.quietPeriod ?? '300ms'}, max_wait: ${opts.maxWait ?? '4s'} }
-pipelines:
-  traces: { receivers: [kafka], ${opts.sampling === undefined ? '' : 'processors: [tail_sampling], '}exporters: [skywalking] }
-`;
-  const ports = [await freePort(), await freePort()];
-  const agents = await Promise.all(ports.map(async (port, i) => ({ process: await SkybridgeProcess.start(`agent${i + 1}`, agentYaml(port)), port })));
-  const tier: Tier = {
-    oap,
-    agents,
-    gateways: [],
-    spansIn: 0,
-    resends: 0,
-    traces: 0,
-    async startGateway() {
-      const g = await SkybridgeProcess.start(`gateway${this.gateways.length + 1}`, gatewayYaml);
-      this.gateways.push(g);
-      return g;
-    },
-    send(n, perSecond = 200) {
-      return this.deliver(this.makeTraces(n), ALL_PARTS, perSecond);
-    },
-    makeTraces(n) {
-      this.traces += n;
-      return Array.from({ length: n }, () => threeServiceTrace({ t0: BigInt(Date.now()) * 1_000_000n }));
-    },
-    async deliver(traces, parts, perSecond = 200) {
-      const sends: Promise<void>[] = [];
-      const sendUntilAccepted = async (port: number, rs: ResourceSpans) => {
-        const end = Date.now() + 45_000;
-        while (!(await post(port, rs))) {
-          this.resends++;
-          if (Date.now() > end) throw new Error('an agent refused a batch for 45 s');
-          await sleep(250);
-        }
-        this.spansIn += rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0);
-      };
-      for (const t of traces) {
-        for (const part of parts) sends.push(sendUntilAccepted(agents[part === 'frontend' ? 0 : 1]!.port, t.batches[part]));
-        await sleep(1000 / perSecond);
-      }
-      await Promise.all(sends);
-    },
-    async stop() {
-      await Promise.all([...agents.map((a) => a.process.stop()), ...this.gateways.map((g) => g.stop())]);
-      await oap.stop();
-    },
-  };
-  try {
-    for (let i = 0; i < opts.gateways; i++) await tier.startGateway();
-    // Every gateway joined the group (the mock holds a group's first join for about 3 s; on a
-    // loaded machine kafkajs may need a few tries).
-    const end = Date.now() + 45_000;
-    for (const g of tier.gateways) {
-      while ((await counter(g, 'rebalance')) < 1) {
-        if (Date.now() > end) throw new Error(`${g.name} did not join the group: ${g.log}`);
-        await sleep(100);
-      }
-    }
-  } catch (error) {
-    await tier.stop();
-    throw error;
-  }
-  return tier;
-}
-
-/** One metric of a gateway's /metrics, summed over the samples with these labels (0 while it is down). */
-async function metric(g: SkybridgeProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const samples = await scrapeMetrics(g.telemetryPort).catch(() => []);
-  return metricSum(samples, name, { component: 'kafka', ...labels });
-}
-
-const counter = (g: SkybridgeProcess, event: string) => metric(g, 'skybridge_kafka_consumer_events_total', { event });
-const assignedPartitions = (g: SkybridgeProcess) => metric(g, 'skybridge_kafka_assigned_partitions');
-const inFlight = (g: SkybridgeProcess) => metric(g, 'skybridge_queue_size', { queue: 'in_flight_messages' });
-/** Dropped spans of every component (exporter and tail_sampling) for one reason. */
-async function droppedSpans(g: SkybridgeProcess, reason: string): Promise<number> {
-  const samples = await scrapeMetrics(g.telemetryPort).catch(() => []);
-  return metricSum(samples, 'skybridge_dropped_spans_total', { reason });
+  return startKafkaTier({ brokers: kafka.brokers, topic, oap, oapEndpoint: oap.endpoint }, opts);
 }
 
 /** Waits until every trace sent is whole at the OAP; then checks refs, OAP rules and the counts. */

@@ -2,7 +2,9 @@
  * The kafka exporter and receiver against a real Kafka wire peer (librdkafka's mock cluster):
  * messages are OTLP protobuf keyed by trace id, one trace per message; a produce resolves only once
  * Kafka acknowledged it and fails retryably when Kafka is down; the receiver commits an offset only
- * when every message at or below it finished downstream, and retries refused messages.
+ * when every message at or below it finished downstream, and retries refused messages; what
+ * finished while the broker was away is committed afterwards, not handed on again (a short outage
+ * ridden out as the same group member, a longer one ending in a rejoin).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -42,10 +44,10 @@ async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs:
   }
 }
 
-describe('kafka exporter and receiver', { timeout: 60_000 }, () => {
+describe('kafka exporter and receiver', { timeout: 180_000 }, () => {
   let kafka: KafkaMock;
   before(async () => {
-    kafka = await startKafkaMock({ brokers: 1, topics: { spans_a: 3, spans_b: 2, spans_c: 1 } });
+    kafka = await startKafkaMock({ brokers: 1, topics: { spans_a: 3, spans_b: 2, spans_c: 1, spans_d: 2, spans_e: 2 } });
   });
   after(async () => {
     await kafka?.stop();
@@ -152,5 +154,76 @@ describe('kafka exporter and receiver', { timeout: 60_000 }, () => {
     await admin.disconnect();
     await receiver.shutdown(deadline());
     await producer.shutdown(deadline());
+  });
+
+  /**
+   * The pipeline holds every message; the broker goes away; the messages finish while their
+   * commits cannot reach it. Handing them on again after the broker is back would export them
+   * twice (and the OAP's JDBC storage fails a whole insert batch on a duplicate segment, see
+   * test/e2e/kafka-tier-real-broker.test.ts). `downMs` shorter than the client's retry budget: the
+   * consumer keeps its membership; longer: it crashes, kafkajs restarts it as a new member that
+   * re-reads from the last commit, and the receiver must skip what it finished in its previous
+   * generation (it kept the partitions: it is the only member).
+   */
+  async function outageWhileFinishing(group: string, topic: string, downMs: number) {
+    const producer = kafkaExporterFactory.create(settings('kafka', 'exporter'), kafkaExporterFactory.configSchema.parse({ brokers: kafka.brokers, topic }));
+    await producer.start(host);
+    const held: (() => void)[] = [];
+    const consumed = new Map<string, number>();
+    const next: TraceConsumer = {
+      mutatesData: false,
+      consume(batch) {
+        const traceId = batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+        const n = (consumed.get(traceId) ?? 0) + 1;
+        consumed.set(traceId, n);
+        return n === 1 ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve();
+      },
+    };
+    const metrics = new Metrics();
+    const receiver = kafkaReceiverFactory.create(
+      { ...settings('kafka', 'receiver'), metrics, logger: createLogger({ level: process.env.DBG ? 'debug' : 'silent' }) },
+      kafkaReceiverFactory.configSchema.parse({
+        brokers: kafka.brokers, topic, group_id: group, initial_offset: 'earliest', commit_interval: '50ms',
+        session_timeout: '6s', heartbeat_interval: '500ms', rebalance_timeout: '10s', max_fetch_wait: '100ms',
+      }),
+      next,
+    );
+    await receiver.start(host);
+    const admin = new Kafka({ brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const joins = async () => (await metrics.kafkaConsumerEvents.get()).values.filter((v) => v.labels.event === 'rebalance').reduce((n, v) => n + v.value, 0);
+    try {
+      const { batch, traceIds } = traces(6);
+      await producer.consume(batch, ctx);
+      await waitUntil(() => held.length === 6, 30_000, 'all 6 messages handed on and held');
+      const joinsBefore = await joins();
+      await kafka.down('all');
+      await new Promise((r) => setTimeout(r, 500));
+      held.forEach((release) => release()); // finished (exported), but the commit cannot reach the broker
+      await new Promise((r) => setTimeout(r, downMs - 500));
+      await kafka.up('all');
+      const committed = async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      };
+      await waitUntil(async () => (await committed()) === 6, 60_000, 'all 6 offsets committed');
+      await new Promise((r) => setTimeout(r, 1_000)); // room for a re-read to show up
+      assert.deepEqual([...traceIds].map((id) => consumed.get(id)), [1, 1, 1, 1, 1, 1], 'each message handed on once');
+      return { rejoined: (await joins()) > joinsBefore };
+    } finally {
+      await admin.disconnect();
+      await receiver.shutdown(deadline());
+      await producer.shutdown(deadline());
+    }
+  }
+
+  it('rides out a short broker outage as the same group member, committing what finished meanwhile', { timeout: 90_000 }, async () => {
+    const { rejoined } = await outageWhileFinishing('gw-short-outage', 'spans_d', 5_000);
+    assert.equal(rejoined, false, 'no new group generation');
+  });
+
+  it('after a longer outage rejoins, and skips what it finished but could not commit instead of handing it on again', { timeout: 120_000 }, async () => {
+    const { rejoined } = await outageWhileFinishing('gw-long-outage', 'spans_e', 30_000);
+    assert.equal(rejoined, true, 'the consumer crashed and rejoined');
   });
 });
