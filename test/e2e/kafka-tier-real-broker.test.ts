@@ -27,6 +27,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { startKafka, type KafkaBroker } from '../support/kafka-broker.ts';
 import { assignedPartitions, ALL_PARTS, consumerEvents, inFlightMessages, kafkaMetric, sleep, startTier, type Tier } from '../support/kafka-tier.ts';
 import { startOap, type RealOap } from '../support/oap.ts';
+import { queryTrace, type OapSpan } from '../support/oap-graphql.ts';
 import type { ThreeServiceTrace } from '../support/span-fixtures.ts';
 
 const TOPIC = 'tier_real';
@@ -48,24 +49,9 @@ const OAP_JAVA_OPTS = '-Xms256m -Xmx1g -Dstorage.h2.maxSizeOfBatchSql=1000000';
 const DUPLICATE_SEGMENT = /Unique index or primary key violation: "[^"]*segment_\d+\(id\) VALUES \( \/\* \d+ \*\/ '([0-9a-f]+)' \)/g;
 const PER_SECOND = 8;
 
-interface OapSpan {
-  traceId: string;
-  segmentId: string;
-  spanId: number;
-  parentSpanId: number;
-  serviceCode: string;
-  type: string;
-  endpointName: string | null;
-  startTime: number;
-  endTime: number;
-  refs: { traceId: string; parentSegmentId: string; parentSpanId: number; type: string }[];
-}
-
-const TRACE = `query ($traceId: ID!) {
-  queryTrace(traceId: $traceId) {
-    spans { traceId segmentId spanId parentSpanId serviceCode type endpointName startTime endTime refs { traceId parentSegmentId parentSpanId type } }
-  }
-}`;
+/** What two copies of a span are compared on: the fields this check has always looked at. */
+const copyOf = (s: OapSpan) =>
+  JSON.stringify([s.traceId, s.segmentId, s.spanId, s.parentSpanId, s.serviceCode, s.type, s.endpointName, s.startTime, s.endTime, s.refs]);
 
 const spanKey = (s: Pick<OapSpan, 'segmentId' | 'spanId'>) => `${s.segmentId}/${s.spanId}`;
 
@@ -80,7 +66,7 @@ function checkTrace(t: ThreeServiceTrace, spans: readonly OapSpan[]): { problems
     if (first === undefined) distinct.set(spanKey(s), s);
     else {
       duplicates++;
-      if (JSON.stringify(first) !== JSON.stringify(s)) problems.push(`span ${spanKey(s)} twice, and the copies differ`);
+      if (copyOf(first) !== copyOf(s)) problems.push(`span ${spanKey(s)} twice, and the copies differ`);
     }
   }
   const segments = { frontend: `${ids.feServer}${traceId}`, orders: `${ids.ordServer}${traceId}`, payments: `${ids.payServer}${traceId}` };
@@ -218,8 +204,7 @@ describe('Kafka tier on a real broker: agents → Kafka 4.x → gateways (one gr
     const deadline = Date.now() + 60_000;
     while (pending.size > 0) {
       for (const [traceId, tr] of pending) {
-        const { queryTrace } = await oap!.graphql<{ queryTrace: { spans: OapSpan[] } | null }>(TRACE, { traceId });
-        const { problems } = checkTrace(tr, queryTrace?.spans ?? []);
+        const { problems } = checkTrace(tr, await queryTrace(oap!, traceId));
         if (problems.length === 0) pending.delete(traceId);
         else lastSeen.set(traceId, problems);
       }
@@ -239,8 +224,7 @@ describe('Kafka tier on a real broker: agents → Kafka 4.x → gateways (one gr
     let duplicates = 0;
     let tracesWithCopies = 0;
     for (const tr of traces) {
-      const { queryTrace } = await oap!.graphql<{ queryTrace: { spans: OapSpan[] } | null }>(TRACE, { traceId: tr.traceId });
-      const result = checkTrace(tr, queryTrace?.spans ?? []);
+      const result = checkTrace(tr, await queryTrace(oap!, tr.traceId));
       assert.deepEqual(result.problems, [], `trace ${tr.traceId}`);
       duplicates += result.duplicates;
       if (result.duplicates > 0) tracesWithCopies++;

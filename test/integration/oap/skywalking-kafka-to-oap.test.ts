@@ -38,6 +38,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { startChildService, type ChildService } from '../../support/child-service.ts';
 import { startKafka, type KafkaBroker } from '../../support/kafka-broker.ts';
 import { lastMinutes, pollOap, startOap, type RealOap } from '../../support/oap.ts';
+import { endpointDependencies, findEndpoints, globalTopology, listInstances, listServices, namedCalls, queryBasicTraces, queryTrace, type OapInstance, type OapSpan, type TopologyCall } from '../../support/oap-graphql.ts';
 import { metricSum, scrapeMetrics } from '../../support/skybridge-cli.ts';
 import { freePort, SkybridgeProcess } from '../../support/skybridge-process.ts';
 
@@ -49,82 +50,6 @@ const REDIS = '127.0.0.1:6379';
 const AMQP = '127.0.0.1:5672';
 const REQUESTS = 2;
 const SERVICES = ['frontend', 'orders', 'payments'] as const;
-
-interface OapService {
-  id: string;
-  name: string;
-  layers: string[];
-  normal: boolean | null;
-}
-interface OapInstance {
-  id: string;
-  name: string;
-  language: string;
-  attributes: { name: string; value: string }[];
-}
-interface OapRef {
-  traceId: string;
-  parentSegmentId: string;
-  parentSpanId: number;
-  type: string;
-}
-interface OapSpan {
-  traceId: string;
-  segmentId: string;
-  spanId: number;
-  parentSpanId: number;
-  refs: OapRef[];
-  serviceCode: string;
-  serviceInstanceName: string;
-  endpointName: string | null;
-  type: string;
-  peer: string | null;
-  component: string | null;
-  layer: string | null;
-  isError: boolean | null;
-}
-interface BasicTrace {
-  segmentId: string;
-  endpointNames: string[];
-  traceIds: string[];
-}
-interface Call {
-  source: string;
-  target: string;
-  detectPoints: string[];
-}
-
-const LIST_SERVICES = 'query ($layer: String) { listServices(layer: $layer) { id name layers normal } }';
-const LIST_INSTANCES = 'query ($duration: Duration!, $serviceId: ID!) { listInstances(duration: $duration, serviceId: $serviceId) { id name language attributes { name value } } }';
-const FIND_ENDPOINT = 'query ($serviceId: ID!, $keyword: String) { findEndpoint(serviceId: $serviceId, keyword: $keyword, limit: 20) { id name } }';
-const BASIC_TRACES = `query ($condition: TraceQueryCondition) {
-  queryBasicTraces(condition: $condition) { traces { segmentId endpointNames traceIds } }
-}`;
-const TRACE = `query ($traceId: ID!) {
-  queryTrace(traceId: $traceId) {
-    spans {
-      traceId segmentId spanId parentSpanId serviceCode serviceInstanceName endpointName type peer component layer isError
-      refs { traceId parentSegmentId parentSpanId type }
-    }
-  }
-}`;
-const TOPOLOGY = `query ($duration: Duration!) {
-  getGlobalTopology(duration: $duration) { nodes { id name type isReal layers } calls { source target detectPoints } }
-}`;
-const ENDPOINT_DEPENDENCIES = `query ($endpointId: ID!, $duration: Duration!) {
-  getEndpointDependencies(endpointId: $endpointId, duration: $duration) {
-    nodes { id name serviceName isReal }
-    calls { source target detectPoints }
-  }
-}`;
-
-const condition = (c: Record<string, unknown>) => ({
-  ...c,
-  queryDuration: lastMinutes(),
-  traceState: 'ALL',
-  queryOrder: 'BY_START_TIME',
-  paging: { pageNum: 1, pageSize: 20 },
-});
 
 describe('skywalking_kafka exporter → real Kafka broker → real OAP kafka-fetcher', { timeout: 360_000 }, () => {
   let kafka: KafkaBroker | undefined;
@@ -196,8 +121,7 @@ pipelines:
 
     // 1. Services: the three instrumented ones in GENERAL, the peers as conjectured services.
     const services = await pollOap(o, 'services and their peers', async () => {
-      const { listServices } = await o.graphql<{ listServices: OapService[] }>(LIST_SERVICES, {});
-      const byName = new Map(listServices.map((s) => [s.name, s]));
+      const byName = new Map((await listServices(o)).map((s) => [s.name, s]));
       return [...SERVICES, REDIS, AMQP, 'kafka'].every((n) => byName.has(n)) ? byName : undefined;
     });
     t.diagnostic(`services listed ${Date.now() - started} ms after the first request`);
@@ -211,15 +135,15 @@ pipelines:
       assert.deepEqual(s.layers, [layer], `${name} layers`);
       assert.equal(s.normal, false, `${name} is a conjectured peer`);
     }
-    const { listServices: general } = await o.graphql<{ listServices: OapService[] }>(LIST_SERVICES, { layer: 'GENERAL' });
+    const general = await listServices(o, 'GENERAL');
     assert.deepEqual(general.map((s) => s.name).sort(), [...SERVICES].sort(), 'layer GENERAL holds exactly the three services');
     const serviceId = (name: string) => services.get(name)!.id;
 
     // 2. Instances, with the properties only InstanceProperties (key register-<instance>) carries.
     for (const name of SERVICES) {
       const instances = await pollOap(o, `${name}'s instance with its reported properties`, async () => {
-        const { listInstances } = await o.graphql<{ listInstances: OapInstance[] }>(LIST_INSTANCES, { duration: lastMinutes(), serviceId: serviceId(name) });
-        return listInstances.some((i) => i.language !== 'UNKNOWN' && i.attributes.length > 0) ? listInstances : undefined;
+        const listed = await listInstances(o, serviceId(name), lastMinutes());
+        return listed.some((i) => i.language !== 'UNKNOWN' && i.attributes.length > 0) ? listed : undefined;
       });
       assert.equal(instances.length, 1, `${name}: ${JSON.stringify(instances)}`);
       const [instance] = instances as [OapInstance];
@@ -232,8 +156,8 @@ pipelines:
 
     // 3. Both traces, whole: 5 segments, 10 spans, every ref resolving inside the trace.
     const roots = await pollOap(o, `${REQUESTS} checkout traces in queryBasicTraces`, async () => {
-      const { queryBasicTraces } = await o.graphql<{ queryBasicTraces: { traces: BasicTrace[] } }>(BASIC_TRACES, { condition: condition({ serviceId: serviceId('frontend') }) });
-      return queryBasicTraces.traces.length >= REQUESTS ? queryBasicTraces.traces : undefined;
+      const traces = await queryBasicTraces(o, { serviceId: serviceId('frontend'), duration: lastMinutes(), pageSize: 20 });
+      return traces.length >= REQUESTS ? traces : undefined;
     });
     assert.equal(roots.length, REQUESTS);
     const segmentIds = new Set<string>();
@@ -242,8 +166,8 @@ pipelines:
       assert.equal(root.traceIds.length, 1);
       const traceId = root.traceIds[0]!;
       const segments = await pollOap(o, `trace ${traceId}: 5 segments`, async () => {
-        const { queryBasicTraces } = await o.graphql<{ queryBasicTraces: { traces: BasicTrace[] } }>(BASIC_TRACES, { condition: condition({ traceId }) });
-        return queryBasicTraces.traces.length >= 5 ? queryBasicTraces.traces : undefined;
+        const traces = await queryBasicTraces(o, { traceId, duration: lastMinutes(), pageSize: 20 });
+        return traces.length >= 5 ? traces : undefined;
       });
       assert.deepEqual(segments.map((s) => s.endpointNames[0]).sort(), [
         'GET:/checkout',
@@ -253,8 +177,8 @@ pipelines:
         `RabbitMQ/${exchange}/order.created/Consumer`,
       ]);
       const spans = await pollOap(o, `trace ${traceId}: 10 spans`, async () => {
-        const { queryTrace } = await o.graphql<{ queryTrace: { spans: OapSpan[] } | null }>(TRACE, { traceId });
-        return (queryTrace?.spans.length ?? 0) >= 10 ? queryTrace!.spans : undefined;
+        const found = await queryTrace(o, traceId);
+        return found.length >= 10 ? found : undefined;
       });
       assert.equal(spans.length, 10, JSON.stringify(spans));
       assert.equal(new Set(spans.map((s) => `${s.segmentId}/${s.spanId}`)).size, 10, 'no span twice');
@@ -316,7 +240,7 @@ pipelines:
     }
 
     // 4. The service topology.
-    const expectedCalls: [string, string, string[]][] = [
+    const expectedCalls: [string, string, TopologyCall['detectPoints']][] = [
       ['frontend', 'orders', ['CLIENT', 'SERVER']],
       ['orders', 'payments', ['CLIENT', 'SERVER']],
       ['orders', REDIS, ['CLIENT']],
@@ -326,12 +250,10 @@ pipelines:
       ['kafka', 'payments', ['SERVER']],
     ];
     const topology = await pollOap(o, 'every call in the global topology', async () => {
-      const { getGlobalTopology } = await o.graphql<{ getGlobalTopology: { nodes: { id: string; name: string; type: string; isReal: boolean }[]; calls: Call[] } }>(TOPOLOGY, {
-        duration: lastMinutes(),
-      });
-      const has = ([from, to, points]: [string, string, string[]]) =>
-        getGlobalTopology.calls.some((c) => c.source === serviceId(from) && c.target === serviceId(to) && points.every((p) => c.detectPoints.includes(p)));
-      return expectedCalls.every(has) ? getGlobalTopology : undefined;
+      const graph = await globalTopology(o, lastMinutes());
+      const has = ([from, to, points]: [string, string, TopologyCall['detectPoints']]) =>
+        graph.calls.some((c) => c.source === serviceId(from) && c.target === serviceId(to) && points.every((p) => c.detectPoints.includes(p)));
+      return expectedCalls.every(has) ? graph : undefined;
     });
     const node = (name: string) => topology.nodes.find((n) => n.name === name);
     assert.deepEqual([node(REDIS)?.type, node(REDIS)?.isReal], ['Redis', false]);
@@ -340,20 +262,16 @@ pipelines:
     for (const name of SERVICES) assert.equal(node(name)?.isReal, true, name);
 
     // 5. Endpoint dependencies of orders' POST:/orders.
-    const { findEndpoint } = await o.graphql<{ findEndpoint: { id: string; name: string }[] }>(FIND_ENDPOINT, { serviceId: serviceId('orders'), keyword: 'POST:/orders' });
-    const ordersEndpoint = findEndpoint.find((e) => e.name === 'POST:/orders');
-    assert.ok(ordersEndpoint, JSON.stringify(findEndpoint));
+    const endpoints = await findEndpoints(o, serviceId('orders'), 'POST:/orders', 20);
+    const ordersEndpoint = endpoints.find((e) => e.name === 'POST:/orders');
+    assert.ok(ordersEndpoint, JSON.stringify(endpoints));
     const downstream = ['POST:/pay', `RabbitMQ/${exchange}/order.created/Consumer`, `Kafka/${APP_TOPIC}/Consumer`];
     const deps = await pollOap(o, 'endpoint dependencies of POST:/orders', async () => {
-      const { getEndpointDependencies } = await o.graphql<{ getEndpointDependencies: { nodes: { id: string; name: string; serviceName: string; isReal: boolean }[]; calls: Call[] } }>(
-        ENDPOINT_DEPENDENCIES,
-        { endpointId: ordersEndpoint.id, duration: lastMinutes() },
-      );
-      return getEndpointDependencies.calls.length >= 1 + downstream.length ? getEndpointDependencies : undefined;
+      const graph = await endpointDependencies(o, ordersEndpoint.id, lastMinutes());
+      return graph.calls.length >= 1 + downstream.length ? graph : undefined;
     });
-    const nodeName = new Map(deps.nodes.map((n) => [n.id, `${n.serviceName} ${n.name}`]));
     assert.deepEqual(
-      deps.calls.map((c) => `${nodeName.get(c.source)} → ${nodeName.get(c.target)}`).sort(),
+      namedCalls(deps, (n) => `${n.serviceName} ${n.name}`).map((c) => `${c.source} → ${c.target}`).sort(),
       ['frontend GET:/checkout → orders POST:/orders', ...downstream.map((d) => `orders POST:/orders → payments ${d}`)].sort(),
     );
     for (const n of deps.nodes) assert.equal(n.isReal, true, `${n.serviceName} ${n.name}`);
@@ -368,8 +286,8 @@ pipelines:
     // KeepAlives (InstancePingPkg, keyed by the instance, every second meanwhile) kept the
     // instances and did not wipe their properties.
     for (const name of SERVICES) {
-      const { listInstances } = await o.graphql<{ listInstances: OapInstance[] }>(LIST_INSTANCES, { duration: lastMinutes(), serviceId: serviceId(name) });
-      assert.deepEqual(listInstances.map((i) => [i.name, i.language, i.attributes.find((a) => a.name === 'Process No.')?.value]), [[`${name}-${pid(name)}`, 'NODEJS', pid(name)]]);
+      const instances = await listInstances(o, serviceId(name), lastMinutes());
+      assert.deepEqual(instances.map((i) => [i.name, i.language, i.attributes.find((a) => a.name === 'Process No.')?.value]), [[`${name}-${pid(name)}`, 'NODEJS', pid(name)]]);
     }
 
     // The OAP found the namespaced topics on the broker (it creates them at start if missing).
