@@ -42,26 +42,48 @@ async function postUntilTaken(port: number, service: string, spans: Span[], refu
   }
 }
 
-/** Asks /healthz every 100 ms from a child process; `stop()` resolves with the slowest answer in ms. */
-function healthPoller(port: number): { stop(): Promise<number> } {
-  const code = `let slowest = 0;
-    process.stdin.on('end', () => { console.log(slowest); process.exit(0); }).resume();
-    (async () => { for (;;) {
-      const t0 = performance.now();
-      try { await (await fetch('http://127.0.0.1:${port}/healthz')).arrayBuffer(); } catch { slowest = Infinity; }
-      slowest = Math.max(slowest, performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 100));
-    } })();`;
+interface HealthLatency {
+  /** Slowest /healthz answer, in ms. */
+  slowestMs: number;
+  /** Largest amount by which a /healthz answer was slower than the control's answer to the same tick. */
+  worstExcessMs: number;
+}
+
+/**
+ * Asks /healthz every 100 ms from a child process, and at the same moment an idle control server in
+ * a process of its own. The control measures what the machine adds (a busy 2-core CI run with JVMs
+ * beside us deschedules every process now and then); the excess over it is what skybridge itself
+ * adds by not answering. `stop()` resolves with both.
+ */
+function healthPoller(port: number): { stop(): Promise<HealthLatency> } {
+  const code = `const http = require('node:http');
+    const control = http.createServer((req, res) => res.end('ok'));
+    control.listen(0, '127.0.0.1', async () => {
+      const controlUrl = 'http://127.0.0.1:' + control.address().port + '/';
+      let slowest = 0, worstExcess = 0;
+      process.stdin.on('end', () => { console.log(JSON.stringify({ slowestMs: slowest, worstExcessMs: worstExcess })); process.exit(0); }).resume();
+      const timed = async (url) => {
+        const t0 = performance.now();
+        try { await (await fetch(url)).arrayBuffer(); } catch { return Infinity; }
+        return performance.now() - t0;
+      };
+      for (;;) {
+        const [health, idle] = await Promise.all([timed('http://127.0.0.1:${port}/healthz'), timed(controlUrl)]);
+        slowest = Math.max(slowest, health);
+        worstExcess = Math.max(worstExcess, health - idle);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  let result: Promise<number> | undefined;
+  let result: Promise<HealthLatency> | undefined;
   return {
     stop() {
       return (result ??= (async () => {
         child.stdin!.end();
         await once(child, 'exit');
-        return Number(out.trim());
+        return JSON.parse(out.trim()) as HealthLatency;
       })());
     },
   };
@@ -197,8 +219,11 @@ describe('admission bounds', { timeout: 300_000 }, () => {
       const metrics = await scrapeMetrics(skybridge.telemetryPort);
       assert.equal(metricSum(metrics, 'skybridge_dropped_spans_total', { intentional: 'false' }), 0);
       assert.equal(metricSum(metrics, 'skybridge_assembler_events_total', { event: 'orphan_ref' }), 0, 'every piece links to spans built before it');
-      const slowestHealthMs = await poller.stop();
-      assert.ok(slowestHealthMs < 1_000, `/healthz answered within a second (slowest ${slowestHealthMs.toFixed(0)} ms)`);
+      const health = await poller.stop();
+      assert.ok(
+        health.worstExcessMs < 1_000,
+        `/healthz answered within a second of an idle control process (worst excess ${health.worstExcessMs.toFixed(0)} ms, slowest ${health.slowestMs.toFixed(0)} ms)`,
+      );
       assert.ok(skybridge.peakRssBytes() < 1536 * MiB, `peak RSS ${(skybridge.peakRssBytes() / MiB).toFixed(0)} MiB`);
     } finally {
       await poller.stop();
