@@ -250,4 +250,93 @@ describe('buildSegments', () => {
       assert.equal(buildSegments(traceId, spans, () => undefined, { maxSegmentSpans: 300 }).segments.length, 1);
     });
   });
+
+  describe('client spans without an address (issue #14)', () => {
+    /** The three-service trace with every address attribute removed from the two CLIENT spans. */
+    function addresslessClients() {
+      const t = threeServiceTrace();
+      const fe = t.batches.frontend.scopeSpans[0]!.spans.find((s) => s.spanId === t.ids.feClient)!;
+      fe.attributes = { 'http.method': 'POST', 'http.target': '/orders' };
+      const ord = t.batches.orders.scopeSpans[0]!.spans.find((s) => s.spanId === t.ids.ordClient)!;
+      ord.attributes = { 'http.request.method': 'POST', 'url.path': '/pay' };
+      return t;
+    }
+
+    it('makes an Exit whose peer is its server half\'s address, equal to the child ref\'s networkAddressUsedAtPeer', () => {
+      const t = addresslessClients();
+      const segs = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined).segments.map((s) => s.segment);
+      assertOapRules(segs.map(toDecodedShape));
+      const [fe, ord, pay] = segs as [typeof segs[0], typeof segs[0], typeof segs[0]];
+      const feClient = fe.spans[1]!;
+      assert.equal(feClient.spanType, SpanType.Exit);
+      assert.equal(feClient.peer, '127.0.0.1:3001', 'orders SERVER net.host.name:net.host.port');
+      const ordRef = ord.spans[0]!.refs[0]!;
+      assert.equal(ordRef.parentSpanId, feClient.spanId);
+      assert.equal(ordRef.networkAddressUsedAtPeer, feClient.peer);
+      const ordClient = ord.spans.find((s) => s.operationName === '/pay')!;
+      assert.equal(ordClient.spanType, SpanType.Exit);
+      assert.equal(ordClient.peer, 'localhost:3002', 'payments SERVER server.address:server.port');
+      assert.equal(pay.spans[0]!.refs[0]!.parentSpanId, ordClient.spanId);
+      assert.equal(pay.spans[0]!.refs[0]!.networkAddressUsedAtPeer, 'localhost:3002');
+    });
+
+    it('falls back to the server half\'s service name when it records no address either', () => {
+      const t = addresslessClients();
+      t.batches.orders.scopeSpans[0]!.spans.find((s) => s.spanId === t.ids.ordServer)!.attributes = { 'http.method': 'POST', 'http.target': '/orders' };
+      const segs = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined).segments.map((s) => s.segment);
+      assertOapRules(segs.map(toDecodedShape));
+      const feClient = segs[0]!.spans[1]!;
+      assert.equal(feClient.spanType, SpanType.Exit);
+      assert.equal(feClient.peer, 'orders');
+      assert.equal(segs[1]!.spans[0]!.refs[0]!.networkAddressUsedAtPeer, 'orders');
+    });
+
+    it('keeps a client span without an address Local when its server half is not in the trace', () => {
+      const t = addresslessClients();
+      const segs = buildSegments(t.traceId, held(t.batches.frontend), () => undefined).segments.map((s) => s.segment);
+      assert.equal(segs[0]!.spans[1]!.spanType, SpanType.Local);
+      assert.equal(segs[0]!.spans[1]!.peer, '');
+    });
+
+    it('takes no peer from a SERVER child in the same process that is not remote', () => {
+      const traceId = hexId(16);
+      const [a, b] = [hexId(8), hexId(8)];
+      const rs = resourceSpans('solo', [
+        span({ traceId, spanId: a, name: 'call', kind: SpanKind.CLIENT }),
+        span({ traceId, spanId: b, parentSpanId: a, name: 'handle', kind: SpanKind.SERVER, flags: 0x101, attributes: { 'server.address': 'x', 'server.port': 1 } }),
+      ]);
+      const segs = buildSegments(traceId, held(rs), () => undefined).segments.map((s) => s.segment);
+      assert.equal(segs[0]!.spans[0]!.spanType, SpanType.Local);
+    });
+
+    it('makes an Exit of a gRPC client span that names only peer.service', () => {
+      const traceId = hexId(16);
+      const rs = resourceSpans('orders', [
+        span({ traceId, spanId: hexId(8), name: 'inv.Inv/Reserve', kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.service': 'inv.Inv', 'rpc.method': 'Reserve', 'peer.service': 'inventory' } }),
+      ]);
+      const so = buildSegments(traceId, held(rs), () => undefined).segments[0]!.segment.spans[0]!;
+      assert.equal(so.spanType, SpanType.Exit);
+      assert.equal(so.peer, 'inventory');
+    });
+  });
+
+  describe('span links (issue #14)', () => {
+    it('drops links to the span itself and into its own segment, and counts them', () => {
+      const t = threeServiceTrace();
+      const link = (spanId: string) => ({ traceId: t.traceId, spanId, traceState: '', attributes: {}, droppedAttributesCount: 0, flags: 0 });
+      const pay = t.batches.payments.scopeSpans[0]!.spans[0]!;
+      pay.links = [link(pay.spanId)];
+      const ordServer = t.batches.orders.scopeSpans[0]!.spans.find((s) => s.spanId === t.ids.ordServer)!;
+      ordServer.links = [link(t.ids.ordInternal)];
+      const result = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined);
+      const segs = result.segments.map((s) => s.segment);
+      assertOapRules(segs.map(toDecodedShape));
+      for (const seg of segs) {
+        for (const r of seg.spans[0]!.refs) assert.notEqual(r.parentTraceSegmentId, seg.traceSegmentId, `${seg.service} refs its own segment`);
+      }
+      assert.equal(segs[2]!.spans[0]!.refs.length, 1, 'payments: its parent only');
+      assert.deepEqual(segs[1]!.spans[0]!.refs.map((r) => [r.parentService, r.parentSpanId]), [['frontend', 1]], 'orders: its parent only');
+      assert.equal(result.selfLinks, 2);
+    });
+  });
 });

@@ -14,14 +14,17 @@
  * - A trace continued from a SkyWalking agent (tracestate entry `sw8`) keeps the agent's trace id,
  *   and its local root refs the agent's segment with the fields the agent sent.
  * - SERVER/CONSUMER → Entry only as span 0 (one Entry per segment, as the agents do; nested server
- *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local.
+ *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local. A CLIENT/PRODUCER span
+ *   with no address of its own takes its peer from its server half in another process when the
+ *   trace holds it (peerFromServerChild); only without either does it become Local.
  * - A segment holds at most `maxSegmentSpans` spans (the agents stop at 300 and lose the rest). A
  *   larger local tree is split (splitLocalTree): the spans that do not fit go to continuation
  *   segments, each headed by a Local span standing for their parent, with a CrossThread ref to it.
  *   Nothing is dropped, and no Entry span carries the ref, so the OAP draws no self-relation.
  * - The local root gets a ref to its parent span, found among this trace's spans or, for late
  *   spans, in the index of recently flushed spans, and one ref per span link whose target is known
- *   (batch consumers). Cross-instance or remote parents give a CrossProcess ref whose
+ *   (batch consumers); links to the span itself or into its own segment are dropped (selfLinks).
+ *   Cross-instance or remote parents give a CrossProcess ref whose
  *   networkAddressUsedAtPeer is byte-identical to the parent Exit's peer; same-process parents
  *   give CrossThread refs.
  */
@@ -30,6 +33,7 @@ import { otelSpanIdFromSkyWalking, skyWalkingParentFromTracestate, SW_SPAN_ID_AT
 import { SpanFlags, SpanKind } from '../model/span-batch.ts';
 import { RefType, SpanLayer, SpanType, type AssembledSegment, type SegmentReference, type SpanObject } from './segment-object.ts';
 import { translateSpan, type TranslatedSpan } from './semconv/translate-span.ts';
+import { firstOf, hostPort } from './semconv/attribute-lookup.ts';
 import type { ServiceIdentity } from './service-identity.ts';
 
 export interface HeldSpan {
@@ -65,6 +69,8 @@ export interface BuildResult {
   placements: Map<string, SpanPlacement>;
   /** Local roots whose parent span was never seen: emitted without a ref. */
   orphanRefs: number;
+  /** Span links dropped because they point at the span itself or at its own segment. */
+  selfLinks: number;
 }
 
 /** Segment id: the local root's span id followed by the trace id (48 hex chars, deterministic). */
@@ -83,6 +89,20 @@ function isClientKind(kind: number): boolean {
 function isRemoteChild(h: HeldSpan, parentKind: number | undefined): boolean {
   if (h.span.flags & SpanFlags.CONTEXT_HAS_IS_REMOTE) return (h.span.flags & SpanFlags.CONTEXT_IS_REMOTE) !== 0;
   return isServerKind(h.span.kind) && (parentKind === undefined || isClientKind(parentKind));
+}
+
+/** Where a server span says it was reached: its own address attributes (current and pre-1.21 names). */
+const SERVED_ADDRESS = ['server.address', 'net.host.name', 'http.host', 'host.name'] as const;
+const SERVED_PORT = ['server.port', 'net.host.port'] as const;
+
+/**
+ * The peer of a CLIENT/PRODUCER span that names no address itself, read from its server half in
+ * another process: that span's address attributes, else its service name (the OAP aliases the
+ * name to the server through the child's ref, whose networkAddressUsedAtPeer is this same string).
+ */
+function peerFromServerChild(child: HeldSpan): string {
+  const attrs = child.span.attributes;
+  return hostPort(firstOf(attrs, SERVED_ADDRESS), firstOf(attrs, SERVED_PORT)) || child.identity.service;
 }
 
 /** The SkyWalking agent span this span's remote parent stands for, per the continuation contract. */
@@ -253,6 +273,18 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
   const byId = new Map<string, HeldSpan>();
   for (const h of spans) byId.set(h.span.spanId, h);
 
+  // Client spans whose server half (a SERVER/CONSUMER child in another process) is in this trace:
+  // the child's address stands in when the client span records none. The earliest child wins.
+  const serverChildOf = new Map<string, HeldSpan>();
+  for (const h of spans) {
+    if (!isServerKind(h.span.kind) || !h.span.parentSpanId) continue;
+    const parent = byId.get(h.span.parentSpanId);
+    if (!parent || !isClientKind(parent.span.kind)) continue;
+    if (parent.identity.key === h.identity.key && !isRemoteChild(h, parent.span.kind)) continue;
+    const prev = serverChildOf.get(parent.span.spanId);
+    if (!prev || byStartThenId(h, prev) < 0) serverChildOf.set(parent.span.spanId, h);
+  }
+
   const isLocalRoot = (h: HeldSpan): boolean => {
     const parentId = h.span.parentSpanId;
     if (!parentId) return true;
@@ -338,10 +370,16 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
       const t = translateSpan(h.span, h.scope);
       if (i === 0) rootTranslated = t;
       let spanType: SpanType = SpanType.Local;
-      if (isClientKind(h.span.kind)) spanType = SpanType.Exit;
-      else if (i === 0 && isServerKind(h.span.kind)) spanType = SpanType.Entry;
+      let peer = t.peer;
+      if (isClientKind(h.span.kind)) {
+        spanType = SpanType.Exit;
+        if (!peer) {
+          const child = serverChildOf.get(h.span.spanId);
+          if (child) peer = peerFromServerChild(child);
+        }
+      } else if (i === 0 && isServerKind(h.span.kind)) spanType = SpanType.Entry;
       // The OAP skips an Exit without a peer entirely; as Local it still shows in the trace.
-      if (spanType === SpanType.Exit && !t.peer) spanType = SpanType.Local;
+      if (spanType === SpanType.Exit && !peer) spanType = SpanType.Local;
       return {
         spanId: i,
         parentSpanId: i === 0 ? -1 : intId.get(h.span.parentSpanId) ?? 0,
@@ -351,7 +389,7 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
         operationName: t.operationName,
         // Consumer Entry spans keep the broker as peer: the OAP names an MQ node after it when
         // the producer was not instrumented.
-        peer: spanType === SpanType.Exit || (spanType === SpanType.Entry && t.layer === SpanLayer.MQ) ? t.peer : '',
+        peer: spanType === SpanType.Exit || (spanType === SpanType.Entry && t.layer === SpanLayer.MQ) ? peer : '',
         spanType,
         spanLayer: t.layer,
         componentId: t.componentId,
@@ -405,6 +443,7 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
   }
 
   let orphanRefs = 0;
+  let selfLinks = 0;
   for (const { root, segment, rootTranslated } of built) {
     const refs = segment.segment.spans[0]!.refs;
     const refTo = (parent: SpanPlacement, remote: boolean): SegmentReference => {
@@ -436,14 +475,24 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
     }
     // Span links (a batch consumer's messages, fan-in jobs) become further refs where the linked
     // span is known; SkyWalking agents do the same for batch MQ consumption.
+    // A link to the span itself, or to another span of its own segment, would make the segment
+    // ref itself: dropped and counted.
     for (const link of root.span.links) {
       if (link.spanId === parentId && link.traceId === traceId) continue;
+      if (link.spanId === root.span.spanId && link.traceId === root.span.traceId) {
+        selfLinks++;
+        continue;
+      }
       const target = link.traceId === traceId ? placements.get(link.spanId) ?? lookup(traceId, link.spanId) : lookup(link.traceId, link.spanId);
       if (!target?.service) continue;
+      if (target.segmentId === segment.segment.traceSegmentId) {
+        selfLinks++;
+        continue;
+      }
       if (refs.some((r) => r.parentTraceSegmentId === target.segmentId && r.parentSpanId === target.spanId)) continue;
       refs.push(refTo(target, target.isExit || isServerKind(root.span.kind)));
     }
   }
 
-  return { segments: built.map((b) => b.segment), placements, orphanRefs };
+  return { segments: built.map((b) => b.segment), placements, orphanRefs, selfLinks };
 }

@@ -33,10 +33,17 @@ function firstText(attrs: Attributes, ...keys: string[]): string {
   return '';
 }
 
+function firstIp(attrs: Attributes): string {
+  const ips = attrs['host.ip'];
+  const first = Array.isArray(ips) ? ips[0] : ips;
+  return first === undefined ? '' : attributeText(first);
+}
+
 /**
  * service: `service.name`, prefixed with `service.namespace::` when set (SkyWalking reads the part
  * before `::` as the service group). instance: `service.instance.id`, else SkyWalking agents'
- * customary `pid@hostname`.
+ * customary `pid@hostname`; the host is `host.name` (`k8s.pod.name`, `host.id`), else the first
+ * `host.ip` (all a Zipkin span says about its process is localEndpoint's address).
  */
 export function identifyService(resource: Attributes): ServiceIdentity {
   const name = firstText(resource, 'service.name') || 'unknown_service';
@@ -45,7 +52,7 @@ export function identifyService(resource: Attributes): ServiceIdentity {
   let instance = firstText(resource, 'service.instance.id');
   if (!instance) {
     const pid = firstText(resource, 'process.pid');
-    const host = firstText(resource, 'host.name', 'k8s.pod.name', 'host.id');
+    const host = firstText(resource, 'host.name', 'k8s.pod.name', 'host.id') || firstIp(resource);
     instance = pid && host ? `${pid}@${host}` : host || pid || 'unknown_instance';
   }
   const serviceInstance = instance.slice(0, INSTANCE_NAME_MAX);

@@ -89,6 +89,18 @@ describe('TraceAssembler', () => {
     assert.equal(ev.values.find((v) => v.labels.event === 'flush_evicted')?.value, 1);
   });
 
+  it('counts span links dropped because they point at the span itself (event self_link)', async () => {
+    const { assembler, out, metrics } = setup();
+    const t = threeServiceTrace();
+    const pay = t.batches.payments.scopeSpans[0]!.spans[0]!;
+    pay.links = [{ traceId: t.traceId, spanId: pay.spanId, traceState: '', attributes: {}, droppedAttributesCount: 0, flags: 0 }];
+    assembler.add(batchOf(t.batches.frontend, t.batches.orders, t.batches.payments), true);
+    const paySeg = out.find((s) => s.segment.service === 'payments')!.segment;
+    assert.equal(paySeg.spans[0]!.refs.length, 1);
+    const ev = await metrics.assemblerEvents.get();
+    assert.equal(ev.values.find((v) => v.labels.event === 'self_link')?.value, 1);
+  });
+
   it('reports each service instance once, with properties from resource attributes', () => {
     const { assembler, instances } = setup();
     const t1 = threeServiceTrace();

@@ -267,6 +267,7 @@ export class TraceAssembler {
       return;
     }
     if (result.orphanRefs > 0) metrics.assemblerEvents.inc({ component, event: 'orphan_ref' }, result.orphanRefs);
+    if (result.selfLinks > 0) metrics.assemblerEvents.inc({ component, event: 'self_link' }, result.selfLinks);
     if (reason === 'evicted' || reason === 'oversized') {
       this.#settings.logger.debug({ traceId, spans: trace.spans.size, reason }, 'Built a trace early (buffer or per-trace bound).');
     }

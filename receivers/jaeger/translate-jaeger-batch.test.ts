@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SpanFlags, SpanKind, StatusCode, type Span } from '../../core/model/span-batch.ts';
+import { SpanFlags, SpanKind, StatusCode, type Attributes, type Span } from '../../core/model/span-batch.ts';
 import { RefType, type JaegerBatch, type JaegerSpan } from './jaeger-batch.ts';
 import { UNKNOWN_SERVICE, translateJaegerBatch } from './translate-jaeger-batch.ts';
 
@@ -30,7 +30,7 @@ function one(span: JaegerSpan, process = { serviceName: 'svc', tags: {} }): Span
 }
 
 describe('translateJaegerBatch', () => {
-  it('maps the process to a resource: service.name, host.name, host.ip, other tags kept', () => {
+  it('maps the process to a resource: service.name, host.name, host.ip, client-uuid@hostname as the instance, other tags kept', () => {
     const batch: JaegerBatch = {
       process: { serviceName: 'orders', tags: { hostname: 'h1', ip: '10.0.0.7', 'jaeger.version': 'Node-3.19.0', 'client-uuid': 'u1' } },
       spans: [jspan()],
@@ -43,7 +43,19 @@ describe('translateJaegerBatch', () => {
       'host.ip': '10.0.0.7',
       'jaeger.version': 'Node-3.19.0',
       'client-uuid': 'u1',
+      'service.instance.id': 'u1@h1',
     });
+  });
+
+  it('keeps two processes on one host apart by client-uuid; an explicit service.instance.id wins', () => {
+    const instance = (tags: Attributes) =>
+      translateJaegerBatch({ process: { serviceName: 'orders', tags }, spans: [jspan()] }).batch.resourceSpans[0]!.resource.attributes['service.instance.id'];
+    assert.equal(instance({ hostname: 'h1', 'client-uuid': 'a' }), 'a@h1');
+    assert.equal(instance({ hostname: 'h1', 'client-uuid': 'b' }), 'b@h1');
+    assert.equal(instance({ ip: '10.0.0.7', 'client-uuid': 'c' }), 'c@10.0.0.7');
+    assert.equal(instance({ 'client-uuid': 'd' }), 'd');
+    assert.equal(instance({ hostname: 'h1', 'client-uuid': 'e', 'service.instance.id': 'explicit' }), 'explicit');
+    assert.equal(instance({ hostname: 'h1' }), undefined);
   });
 
   it('renders an ip packed in an int (Java clients) as dotted IPv4, and names a nameless service', () => {

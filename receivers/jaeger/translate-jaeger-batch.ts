@@ -5,6 +5,10 @@
  *
  * - process serviceName → `service.name`; process tags → resource attributes, with `hostname` →
  *   `host.name` and `ip` → `host.ip`; the rest (`jaeger.version`, `client-uuid`) kept as they are.
+ *   A `client-uuid` (one per tracer, i.e. per process) also gives `service.instance.id` =
+ *   `<client-uuid>@<hostname>` (`@<ip>` without a hostname), like the Java agent's `uuid@hostname`,
+ *   so that several processes on one host stay separate instances; an explicit
+ *   `service.instance.id` process tag wins.
  * - parent: Thrift `parentSpanId`, else the first CHILD_OF reference in the same trace. Every other
  *   reference becomes a link with `jaeger.ref_type` = `child_of` / `follows_from`.
  * - tags: `span.kind` → kind; `otel.status_code`/`otel.status_description`, else `error` = true →
@@ -94,6 +98,11 @@ function resourceAttributes(process: JaegerProcess | undefined): Attributes {
       // Java clients send the IPv4 address packed in an int (OpenTracing's peer.ipv4 convention).
       else if (key === 'ip') attrs['host.ip'] ??= typeof value === 'number' ? ipv4FromInt(value) : value;
       else setAttribute(attrs, key, value);
+    }
+    const uuid = attrs['client-uuid'];
+    if (attrs['service.instance.id'] === undefined && uuid !== undefined && uuid !== '') {
+      const host = attrs['host.name'] || attrs['host.ip'];
+      attrs['service.instance.id'] = host ? `${String(uuid)}@${String(host)}` : String(uuid);
     }
   }
   attrs['service.name'] = process?.serviceName || UNKNOWN_SERVICE;

@@ -14,7 +14,7 @@ import { decodeProto3 } from './decode-proto3.ts';
 import { decodeThriftV1 } from './decode-thrift.ts';
 import type { DecodedSpans } from './decoded-spans.ts';
 import { SharedSpanSplitter } from './shared-span-splitter.ts';
-import { translateZipkinSpans, type TranslatedBatch } from './translate.ts';
+import { LocalAddressBook, translateZipkinSpans, type TranslatedBatch } from './translate.ts';
 
 /** The four Zipkin encodings, named as Zipkin's SpanBytesDecoder names them. */
 export type ZipkinFormat = 'JSON_V2' | 'PROTO3' | 'JSON_V1' | 'THRIFT';
@@ -35,6 +35,8 @@ export class IngestHandler {
   readonly #next: TraceConsumer;
   readonly #ctx: ConsumeContext;
   readonly #parseStringTags: boolean;
+  /** Local addresses per service across requests, for spans sent without one. */
+  readonly #addresses = new LocalAddressBook();
   readonly #splitter = new SharedSpanSplitter();
 
   constructor(settings: ComponentSettings, config: ZipkinConfig, next: TraceConsumer) {
@@ -57,7 +59,7 @@ export class IngestHandler {
       this.#next.admit?.();
       decoded = DECODERS[format](body);
       this.#splitter.split(decoded.spans);
-      translated = translateZipkinSpans(decoded.spans, { parseStringTags: this.#parseStringTags });
+      translated = translateZipkinSpans(decoded.spans, { parseStringTags: this.#parseStringTags, addresses: this.#addresses });
     } catch (err) {
       return { ok: false, error: asSkybridgeError(err) };
     }

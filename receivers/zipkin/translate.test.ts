@@ -9,7 +9,10 @@ import { decodeThriftV1 } from './decode-thrift.ts';
 import { SharedSpanSplitter, serverSpanId } from './shared-span-splitter.ts';
 import { encodeThriftSpans } from './testdata/thrift-binary-writer.ts';
 import { encodeListOfSpans, idBytes } from './testdata/zipkin-proto.ts';
-import { parseTag, translateZipkinSpans } from './translate.ts';
+import { LocalAddressBook, parseTag, translateZipkinSpans } from './translate.ts';
+import { SpanLayer } from '../../core/segments/segment-object.ts';
+import { identifyService } from '../../core/segments/service-identity.ts';
+import { translateSpan } from '../../core/segments/semconv/translate-span.ts';
 import type { ZipkinSpan } from './zipkin-span.ts';
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
@@ -29,7 +32,7 @@ describe('translateZipkinSpans', () => {
     assert.deepEqual([spanCount, rejected], [1, 0]);
     assert.deepEqual(batch, {
       resourceSpans: [{
-        resource: { attributes: { 'service.name': 'backend' }, droppedAttributesCount: 0 },
+        resource: { attributes: { 'service.name': 'backend', 'host.ip': '192.168.99.1' }, droppedAttributesCount: 0 },
         schemaUrl: '',
         scopeSpans: [{
           scope: { name: '', version: '', attributes: {}, droppedAttributesCount: 0 },
@@ -89,6 +92,79 @@ describe('translateZipkinSpans', () => {
       batch.resourceSpans.map((rs) => [rs.resource.attributes['service.name'], rs.scopeSpans[0]!.spans.map((s) => s.spanId.slice(-1))]),
       [['frontend', ['1', '3']], ['orders', ['2']], [undefined, ['4']]],
     );
+  });
+
+  it('puts the local endpoint address in host.ip, lends it to the same service\'s address-less spans, and groups by it', () => {
+    const spans = decodeJsonV2(json([
+      { ...base, id: '1', kind: 'SERVER', localEndpoint: { serviceName: 'orders', ipv4: '10.0.0.1', port: 8080 } },
+      { ...base, id: '2', kind: 'CLIENT', localEndpoint: { serviceName: 'orders' } },
+      { ...base, id: '3', localEndpoint: { serviceName: 'orders', ipv4: '10.0.0.2' } },
+      { ...base, id: '4', localEndpoint: { serviceName: 'v6', ipv4: '10.0.0.9', ipv6: '2001:db8::1' } },
+      { ...base, id: '5', localEndpoint: { serviceName: 'lone' } },
+    ])).spans;
+    const { batch } = translate(spans);
+    assert.deepEqual(
+      batch.resourceSpans.map((rs) => [rs.resource.attributes['service.name'], rs.resource.attributes['host.ip'], rs.scopeSpans[0]!.spans.map((s) => s.spanId.slice(-1))]),
+      // orders was seen at two addresses: its address-less span lends nothing.
+      [['orders', '10.0.0.1', ['1']], ['orders', undefined, ['2']], ['orders', '10.0.0.2', ['3']], ['v6', ['10.0.0.9', '2001:db8::1'], ['4']], ['lone', undefined, ['5']]],
+    );
+    const one = decodeJsonV2(json([
+      { ...base, id: '1', kind: 'CLIENT', localEndpoint: { serviceName: 'orders' } },
+      { ...base, id: '2', kind: 'SERVER', localEndpoint: { serviceName: 'orders', ipv4: '10.0.0.1', port: 8080 } },
+    ])).spans;
+    const out = translate(one).batch;
+    assert.equal(out.resourceSpans.length, 1, 'one process, one resource');
+    assert.equal(out.resourceSpans[0]!.resource.attributes['host.ip'], '10.0.0.1');
+    assert.equal(identifyService(out.resourceSpans[0]!.resource.attributes).serviceInstance, '10.0.0.1');
+  });
+
+  it('remembers addresses across requests through a LocalAddressBook', () => {
+    const addresses = new LocalAddressBook();
+    const first = decodeJsonV2(json([{ ...base, id: '1', kind: 'SERVER', localEndpoint: { serviceName: 'orders', ipv4: '10.0.0.1' } }])).spans;
+    const later = decodeJsonV2(json([{ ...base, id: '2', kind: 'CLIENT', localEndpoint: { serviceName: 'orders' } }])).spans;
+    translateZipkinSpans(first, { parseStringTags: false, addresses });
+    assert.equal(translateZipkinSpans(later, { parseStringTags: false, addresses }).batch.resourceSpans[0]!.resource.attributes['host.ip'], '10.0.0.1');
+    assert.equal(translateZipkinSpans(later, { parseStringTags: false }).batch.resourceSpans[0]!.resource.attributes['host.ip'], undefined);
+  });
+
+  it('names nameless spans from http.method and path, else kind and remote service', () => {
+    const spans = allSpans(translate(decodeJsonV2(json([
+      { ...base, id: '1', kind: 'SERVER', tags: { 'http.method': 'get', 'http.path': '/orders/1' } },
+      { ...base, id: '2', kind: 'CLIENT', tags: { 'http.method': 'POST', 'http.url': 'http://x:8080/pay?x=1' } },
+      { ...base, id: '3', kind: 'CLIENT', remoteEndpoint: { serviceName: 'payments' } },
+      { ...base, id: '4', kind: 'SERVER', remoteEndpoint: { serviceName: 'frontend' } },
+      { ...base, id: '5', kind: 'PRODUCER', remoteEndpoint: { serviceName: 'kafka' } },
+      { ...base, id: '6', tags: { 'http.method': 'DELETE' } },
+    ])).spans).batch);
+    assert.deepEqual(spans.map((s) => s.name), ['GET /orders/1', 'POST /pay', 'client payments', 'server', 'producer kafka', 'DELETE']);
+  });
+
+  it('makes PRODUCER and CONSUMER spans messaging spans from Brave tags or the remote service', () => {
+    const spans = allSpans(translate(decodeJsonV2(json([
+      { ...base, id: '1', kind: 'PRODUCER', name: 'send', tags: { 'kafka.topic': 'orders' }, remoteEndpoint: { serviceName: 'kafka' } },
+      { ...base, id: '2', kind: 'CONSUMER', name: 'next-message', tags: { 'rabbit.exchange': 'ex', 'rabbit.routing_key': 'rk', 'rabbit.queue': 'q' } },
+      { ...base, id: '3', kind: 'PRODUCER', name: 'send', tags: { 'jms.queue': 'inbox' }, remoteEndpoint: { serviceName: 'activemq', ipv4: '10.0.0.5', port: 61616 } },
+      { ...base, id: '4', kind: 'CONSUMER', name: 'poll', remoteEndpoint: { serviceName: 'NATS' } },
+      { ...base, id: '5', kind: 'PRODUCER', name: 'send' },
+      { ...base, id: '6', kind: 'PRODUCER', name: 'send', tags: { 'messaging.system': 'pulsar', 'messaging.destination': 't' } },
+    ])).spans).batch);
+    const pick = (s: Span) => [s.attributes['messaging.system'], s.attributes['messaging.destination.name'], s.attributes['messaging.rabbitmq.destination.routing_key']];
+    assert.deepEqual(spans.map(pick), [
+      ['kafka', 'orders', undefined],
+      ['rabbitmq', 'ex', 'rk'],
+      ['jms', 'inbox', undefined],
+      ['nats', undefined, undefined],
+      ['unknown', undefined, undefined],
+      ['pulsar', undefined, undefined],
+    ]);
+    // The MQ family then names them the agents' way.
+    const scope = { name: '', version: '', attributes: {}, droppedAttributesCount: 0 };
+    const kafka = translateSpan(spans[0]!, scope);
+    assert.deepEqual([kafka.layer, kafka.operationName, kafka.componentId, kafka.peer], [SpanLayer.MQ, 'Kafka/orders/Producer', 40, 'kafka']);
+    const rabbit = translateSpan(spans[1]!, scope);
+    assert.deepEqual([rabbit.layer, rabbit.operationName, rabbit.componentId], [SpanLayer.MQ, 'RabbitMQ/ex/rk/Consumer', 53]);
+    assert.equal(translateSpan(spans[2]!, scope).peer, '10.0.0.5:61616');
+    assert.equal(translateSpan(spans[4]!, scope).layer, SpanLayer.MQ);
   });
 
   it('maps kinds, with absent → INTERNAL, and names an unnamed span "unknown"', () => {

@@ -5,10 +5,20 @@
  *   formats); span ids are used as they are (shared server spans were already given their own id).
  * - times: microseconds × 1000 → unix nanoseconds. A span without a timestamp starts at its first
  *   annotation; with neither it cannot be placed in time and is left out (counted).
- * - kind: CLIENT/SERVER/PRODUCER/CONSUMER as in OTel; absent → INTERNAL. An empty name becomes
- *   "unknown", Zipkin's convention for an unknown span name (zipkinCore.thrift `Span.name`).
- * - resource: `service.name` from localEndpoint.serviceName. Spans are grouped into one
- *   ResourceSpans per local service. Resource attributes that OTel's Zipkin exporters flatten into
+ * - kind: CLIENT/SERVER/PRODUCER/CONSUMER as in OTel; absent → INTERNAL. An empty name is made
+ *   from what the span says: `{METHOD} {path}` from `http.method` and `http.path` (or `http.url`'s
+ *   path; Brave's own naming), else `{kind} {remote service}` for CLIENT/PRODUCER, `{kind}` for
+ *   SERVER/CONSUMER, else "unknown", Zipkin's convention (zipkinCore.thrift `Span.name`).
+ * - messaging: PRODUCER and CONSUMER spans are messaging spans. Without `messaging.system`, it is
+ *   taken from Brave's tags (`kafka.topic` → kafka, `rabbit.*` → rabbitmq, `jms.*` → jms), else the
+ *   remote service name (lower-case), else "unknown"; the destination (`messaging.destination.name`)
+ *   from `kafka.topic`, `rabbit.exchange`, `jms.queue`/`jms.topic`, `rabbit.queue`, and
+ *   `rabbit.routing_key` → `messaging.rabbitmq.destination.routing_key`. The Brave tags stay too.
+ * - resource: `service.name` from localEndpoint.serviceName, `host.ip` from its ipv4 (and ipv6:
+ *   both when both are set), which service-identity makes the instance name. A span without a local
+ *   address (zipkin-js records one on server spans only) takes its service's address when the
+ *   receiver has seen exactly one for that service (LocalAddressBook). Spans are grouped into one
+ *   ResourceSpans per local service and address. Resource attributes that OTel's Zipkin exporters flatten into
  *   tags (`service.*`, `host.*`, `process.*`, `telemetry.*`, ...) are moved back to the resource.
  * - tags → string attributes under their own names (Zipkin's `http.method`, `http.path`,
  *   `http.status_code`, `http.url` included); with `parse_string_tags` numeric and boolean text
@@ -45,6 +55,38 @@ import type { ZipkinEndpoint, ZipkinKind, ZipkinSpan } from './zipkin-span.ts';
 export interface TranslateOptions {
   /** Turn tag text that reads as an integer, float or boolean into a typed attribute. */
   readonly parseStringTags: boolean;
+  /** Local addresses seen so far (one per receiver); without it, only this batch's are used. */
+  readonly addresses?: LocalAddressBook;
+}
+
+/**
+ * The local address(es) each service name has been seen with. A tracer may leave the address off
+ * some spans of a process (zipkin-js sets it only with a server span's LocalAddr), and a span
+ * without it must not become another instance of the same process: the segment builder would cut
+ * the process's spans into segments joined by CrossProcess refs. A service seen at one address
+ * lends it to its address-less spans; one seen at several (several processes) lends nothing.
+ */
+export class LocalAddressBook {
+  static readonly MAX_SERVICES = 10_000;
+  /** service name → its only address set (ipv4, ipv6 joined by ","), or null once several were seen. */
+  readonly #byService = new Map<string, string | null>();
+
+  learn(service: string, address: string): void {
+    const known = this.#byService.get(service);
+    if (known === undefined) {
+      if (this.#byService.size < LocalAddressBook.MAX_SERVICES) this.#byService.set(service, address);
+    } else if (known !== null && known !== address) {
+      this.#byService.set(service, null);
+    }
+  }
+
+  lookup(service: string): string | undefined {
+    return this.#byService.get(service) ?? undefined;
+  }
+}
+
+function localIps(z: ZipkinSpan): string[] {
+  return [z.localEndpoint?.ipv4, z.localEndpoint?.ipv6].filter((ip): ip is string => ip !== undefined && ip !== '');
 }
 
 /** The batch, and the spans that could not go into it. */
@@ -79,6 +121,11 @@ export function translateZipkinSpans(spans: readonly ZipkinSpan[], options: Tran
   const rejections = new SpanRejections('left out');
   const groups = new Map<string, { rs: ResourceSpans; scopes: Map<string, ScopeSpans> }>();
   let spanCount = 0;
+  const addresses = options.addresses ?? new LocalAddressBook();
+  for (const z of spans) {
+    const ips = localIps(z);
+    if (ips.length > 0) addresses.learn(z.localEndpoint?.serviceName ?? '', ips.join(','));
+  }
   for (let i = 0; i < spans.length; i++) {
     const z = spans[i]!;
     const start = z.timestamp ?? earliestAnnotation(z);
@@ -87,7 +134,7 @@ export function translateZipkinSpans(spans: readonly ZipkinSpan[], options: Tran
       continue;
     }
     const tags = new Map(z.tags);
-    const resource = takeResource(z, tags);
+    const resource = takeResource(z, tags, addresses);
     const scope = takeScope(tags);
 
     const groupKey = resourceKey(resource);
@@ -121,6 +168,7 @@ function toSpan(z: ZipkinSpan, startMicros: bigint, tags: Map<string, string>, o
   const attributes: Attributes = {};
   for (const [key, value] of tags) setAttribute(attributes, key, options.parseStringTags ? parseTag(value) : value);
   addEndpointAttributes(attributes, z);
+  if (z.kind === 'PRODUCER' || z.kind === 'CONSUMER') addMessagingAttributes(attributes);
   if (z.debug) setIfAbsent(attributes, 'zipkin.debug', true);
 
   const startTimeUnixNano = startMicros * 1000n;
@@ -132,7 +180,7 @@ function toSpan(z: ZipkinSpan, startMicros: bigint, tags: Map<string, string>, o
     // Zipkin only reports sampled spans. Whether the parent is remote is not on the wire, so the
     // remote-parent bits stay unset and trace assembly decides from kinds and services.
     flags: SpanFlags.SAMPLED,
-    name: z.name === '' ? 'unknown' : z.name,
+    name: z.name === '' ? namelessSpanName(z, attributes) : z.name,
     kind: z.kind === undefined ? SpanKind.INTERNAL : KIND[z.kind],
     startTimeUnixNano,
     endTimeUnixNano: startTimeUnixNano + (z.duration ?? 0n) * 1000n,
@@ -146,6 +194,55 @@ function toSpan(z: ZipkinSpan, startMicros: bigint, tags: Map<string, string>, o
   };
 }
 
+/** Brave's messaging tags (kafka-clients, spring-rabbit, jms), in the order they name the destination. */
+const BRAVE_DESTINATION_TAGS: readonly (readonly [tag: string, system: string])[] = [
+  ['kafka.topic', 'kafka'], ['rabbit.exchange', 'rabbitmq'], ['jms.queue', 'jms'], ['jms.topic', 'jms'], ['rabbit.queue', 'rabbitmq'], ['rabbit.routing_key', 'rabbitmq'],
+];
+
+function attributeString(attributes: Attributes, key: string): string {
+  const v = attributes[key];
+  return v === undefined ? '' : String(v);
+}
+
+/** The OTel messaging attributes the MQ translation reads, from Zipkin's vocabulary. */
+function addMessagingAttributes(attributes: Attributes): void {
+  if (attributeString(attributes, 'messaging.system') === '') {
+    const system = BRAVE_DESTINATION_TAGS.find(([tag]) => attributes[tag] !== undefined)?.[1] || attributeString(attributes, 'peer.service').toLowerCase() || 'unknown';
+    setAttribute(attributes, 'messaging.system', system);
+  }
+  if (attributes['messaging.destination.name'] === undefined && attributes['messaging.destination'] === undefined) {
+    for (const [tag] of BRAVE_DESTINATION_TAGS.slice(0, 5)) {
+      const destination = attributeString(attributes, tag);
+      if (destination !== '') {
+        setAttribute(attributes, 'messaging.destination.name', destination);
+        break;
+      }
+    }
+  }
+  const routingKey = attributeString(attributes, 'rabbit.routing_key');
+  if (routingKey !== '') setIfAbsent(attributes, 'messaging.rabbitmq.destination.routing_key', routingKey);
+}
+
+/** A name for a span sent without one (see the module comment). */
+function namelessSpanName(z: ZipkinSpan, attributes: Attributes): string {
+  const method = attributeString(attributes, 'http.method').toUpperCase();
+  if (method !== '') {
+    let path = attributeString(attributes, 'http.path');
+    if (path === '') {
+      try {
+        path = new URL(attributeString(attributes, 'http.url')).pathname;
+      } catch {
+        path = '';
+      }
+    }
+    return path === '' ? method : `${method} ${path.replace(/[?#].*$/, '')}`;
+  }
+  if (z.kind === undefined) return 'unknown';
+  const kind = z.kind.toLowerCase();
+  const remote = z.remoteEndpoint?.serviceName || attributeString(attributes, 'peer.service');
+  return (z.kind === 'CLIENT' || z.kind === 'PRODUCER') && remote ? `${kind} ${remote}` : kind;
+}
+
 function earliestAnnotation(z: ZipkinSpan): bigint | undefined {
   let min: bigint | undefined;
   for (const a of z.annotations) if (min === undefined || a.timestamp < min) min = a.timestamp;
@@ -153,7 +250,7 @@ function earliestAnnotation(z: ZipkinSpan): bigint | undefined {
 }
 
 /** Resource attributes: service.name from the local endpoint, plus resource-looking tags (removed from `tags`). */
-function takeResource(z: ZipkinSpan, tags: Map<string, string>): Attributes {
+function takeResource(z: ZipkinSpan, tags: Map<string, string>, addresses: LocalAddressBook): Attributes {
   const resource: Attributes = {};
   for (const [key, value] of tags) {
     if (!RESOURCE_TAG_PREFIXES.some((p) => key.startsWith(p))) continue;
@@ -162,6 +259,12 @@ function takeResource(z: ZipkinSpan, tags: Map<string, string>): Attributes {
   }
   const serviceName = z.localEndpoint?.serviceName;
   if (serviceName !== undefined) setAttribute(resource, 'service.name', serviceName);
+  // The process's address is the only instance identity Zipkin has. The port is left out: tracers
+  // set it on some spans only (v1 server annotations carry the listening port, client ones do not;
+  // Brave only when configured), and one process must not become two instances.
+  let ips = localIps(z);
+  if (ips.length === 0) ips = addresses.lookup(serviceName ?? '')?.split(',') ?? [];
+  if (ips.length > 0 && resource['host.ip'] === undefined) setAttribute(resource, 'host.ip', ips.length === 1 ? ips[0]! : ips);
   return resource;
 }
 

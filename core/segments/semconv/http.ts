@@ -13,6 +13,23 @@ const CONSUMED = [...METHOD, ...STATUS, ...URL_FULL, 'http.route', 'url.path', '
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
+/**
+ * Zipkin's own HTTP tag names (Brave, zipkin-js, Envoy: zipkin-api `thrift/zipkinCore.thrift`),
+ * which the zipkin receiver keeps as attributes. Any of them makes a span HTTP, method or not.
+ */
+const ZIPKIN_HTTP_KEYS = ['http.path', 'http.url', 'http.route', 'http.status_code'] as const;
+
+/**
+ * Method and route from a Zipkin span name: zipkin-js names spans by the method (`get`), Brave by
+ * the method and, when known, the route (`get /users/{id}`, `GET /users/{id}`).
+ */
+function fromSpanName(name: string): { method: string; route: string } {
+  const [first = '', second = ''] = name.trim().split(/\s+/, 3);
+  const method = first.toUpperCase();
+  if (!HTTP_METHODS.has(method)) return { method: '', route: '' };
+  return { method, route: second.startsWith('/') ? second : '' };
+}
+
 function pathOnly(target: string): string {
   const q = target.search(/[?#]/);
   return q === -1 ? target : target.slice(0, q);
@@ -34,15 +51,15 @@ export function templatePath(path: string): string {
 export const translateHttp: FamilyTranslator = (ctx) => {
   const { attrs, serverSide, clientSide } = ctx;
   let method = firstOf(attrs, METHOD).toUpperCase();
-  // Zipkin instrumentations (zipkin-js) record the method only as the span name, next to
-  // `http.path` / `http.url`.
-  if (!method && (attrs['http.path'] !== undefined || attrs['http.url'] !== undefined) && HTTP_METHODS.has(ctx.span.name.toUpperCase())) {
-    method = ctx.span.name.toUpperCase();
-  }
-  if (!method) return undefined;
+  // Zipkin instrumentations (zipkin-js, Brave) record the method, and Brave the route, only in the
+  // span name, next to Zipkin's `http.*` tags.
+  const zipkinStyle = ZIPKIN_HTTP_KEYS.some((k) => attrs[k] !== undefined);
+  const named = zipkinStyle ? fromSpanName(ctx.span.name) : { method: '', route: '' };
+  if (!method) method = named.method;
+  if (!method && !zipkinStyle) return undefined;
   const status = Number(firstOf(attrs, STATUS)) || 0;
   const url = parseUrl(firstOf(attrs, URL_FULL));
-  const route = text(attrs, 'http.route') || text(attrs, 'url.template');
+  const route = text(attrs, 'http.route') || text(attrs, 'url.template') || named.route;
   // `http.path` is Zipkin's key (Brave, zipkin-js, Envoy), kept as an attribute by the zipkin receiver.
   const path = text(attrs, 'url.path') || pathOnly(text(attrs, 'http.target')) || pathOnly(text(attrs, 'http.path')) || url?.pathname || '';
   const tags = [];
@@ -63,12 +80,12 @@ export const translateHttp: FamilyTranslator = (ctx) => {
   }
   const fullUrl = url?.href ?? (serverSide && calledAddress ? `${firstOf(attrs, ['url.scheme', 'http.scheme']) || 'http'}://${calledAddress}${path}` : '');
   if (fullUrl) tags.push({ key: 'url', value: fullUrl });
-  tags.push({ key: 'http.method', value: method });
+  if (method) tags.push({ key: 'http.method', value: method });
   if (status) tags.push({ key: 'http.status_code', value: String(status) });
   const name = route || templatePath(path);
   return {
     // The agents name Entry spans `METHOD:/route` and Exit spans by the path alone.
-    operationName: name ? (clientSide ? name : `${method}:${name}`) : undefined,
+    operationName: name ? (clientSide || !method ? name : `${method}:${name}`) : undefined,
     peer,
     calledAddress,
     layer: SpanLayer.Http,

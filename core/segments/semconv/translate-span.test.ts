@@ -80,6 +80,12 @@ describe('translateSpan', () => {
     assert.equal(d.operationName, 'org.shop.Api.find()');
   });
 
+  it('gives a client span that names only peer.service that name as peer, whatever its family', () => {
+    assert.equal(tr(SpanKind.CLIENT, { 'rpc.system': 'grpc', 'rpc.service': 'inv.Inv', 'rpc.method': 'Reserve', 'peer.service': 'inventory' }).peer, 'inventory');
+    assert.equal(tr(SpanKind.CLIENT, { 'peer.service': 'inventory' }).peer, 'inventory');
+    assert.equal(tr(SpanKind.SERVER, { 'rpc.system': 'grpc', 'peer.service': 'inventory' }).peer, '', 'server spans take no peer from it');
+  });
+
   it('uses route templates for HTTP endpoint names and templates ids out of raw paths', () => {
     assert.equal(tr(SpanKind.SERVER, { 'http.request.method': 'get', 'http.route': '/users/:id', 'url.path': '/users/42' }).operationName, 'GET:/users/:id');
     assert.equal(tr(SpanKind.SERVER, { 'http.method': 'GET', 'http.target': '/users/42/orders/6fa459ea-ee8a-3ca4-894e-db77e160355e?x=1' }).operationName, 'GET:/users/{id}/orders/{id}');
@@ -128,6 +134,19 @@ describe('translateSpan', () => {
     assert.equal(t.layer, SpanLayer.Http);
     assert.equal(t.operationName, 'GET:/orders/{id}');
     assert.equal(tag(t, 'http.method'), 'GET');
+  });
+
+  it('reads Zipkin HTTP spans: Brave\'s `method /route` names, and http.* tags without any method', () => {
+    const brave = tr(SpanKind.SERVER, { 'http.path': '/users/42', 'http.status_code': '503' }, '', 'get /users/{id}');
+    assert.deepEqual([brave.layer, brave.operationName, tag(brave, 'http.method'), brave.isError], [SpanLayer.Http, 'GET:/users/{id}', 'GET', true]);
+    const client = tr(SpanKind.CLIENT, { 'http.url': 'http://orders:8080/orders/7?x=1', 'http.status_code': '200' }, '', 'call-orders');
+    assert.deepEqual([client.layer, client.operationName, client.peer, tag(client, 'http.method')], [SpanLayer.Http, '/orders/{id}', 'orders:8080', undefined]);
+    const pathOnly = tr(SpanKind.SERVER, { 'http.path': '/health' }, '', 'health-check');
+    assert.deepEqual([pathOnly.layer, pathOnly.operationName], [SpanLayer.Http, '/health']);
+    const statusOnly = tr(SpanKind.SERVER, { 'http.status_code': '200' }, '', 'post');
+    assert.deepEqual([statusOnly.layer, statusOnly.operationName, tag(statusOnly, 'http.method')], [SpanLayer.Http, 'post', 'POST']);
+    // OTel spans are untouched: no Zipkin key, no method → not HTTP.
+    assert.equal(tr(SpanKind.SERVER, {}, '', 'get').layer, SpanLayer.Unknown);
   });
 });
 

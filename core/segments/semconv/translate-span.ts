@@ -89,9 +89,13 @@ export function translateSpan(span: Span, scope: InstrumentationScope, options: 
 
   // The library (scope) names the component more precisely than the protocol family does.
   const componentId = componentForScope(scope.name, clientSide) ?? family?.componentId ?? Component.Unknown;
+  // A client span that names the remote service (`peer.service`) has a peer even when its family
+  // found no address (gRPC, Dubbo without server.address): better than losing the Exit.
+  let peer = family?.peer ?? '';
+  if (clientSide && !peer) peer = clientPeer(attrs) || text(attrs, 'peer.service');
   return {
     operationName: endpointName(family?.operationName || span.name || 'unnamed'),
-    peer: family?.peer ?? (clientSide ? clientPeer(attrs) || text(attrs, 'peer.service') : ''),
+    peer,
     layer: family?.layer ?? SpanLayer.Unknown,
     componentId,
     isError: span.status.code === StatusCode.ERROR || family?.isError === true,

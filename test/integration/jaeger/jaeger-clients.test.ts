@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import { POST_SPANS_PATH } from '../../../receivers/jaeger/grpc-collector-server.ts';
@@ -192,19 +193,35 @@ describe('Jaeger clients → skybridge → OAP', () => {
     await harness.stop();
   });
 
+  /** jaeger-client reports a `client-uuid` per tracer: the instance is `<client-uuid>@<hostname>`, one per tracer. */
+  function assertPerTracerInstances(segments: DecodedSegment[]): void {
+    for (const s of segments) {
+      const uuid = /^[0-9a-f-]{36}/i.exec(s.serviceinstance)?.[0] ?? '';
+      assert.equal(s.serviceinstance, `${uuid}@${hostname()}`.slice(0, 70), `${s.service}'s instance is client-uuid@hostname (cut to 70)`);
+    }
+    assert.equal(new Set(segments.map((s) => s.serviceinstance)).size, 3, 'three tracers on one host, three instances');
+  }
+
   it('turns jaeger-client spans sent over UDP (Thrift binary) into three linked segments', async () => {
     await tracedCallChain({ agentHost: '127.0.0.1', agentPort: jaeger.thriftBinaryPort! });
-    assertLinkedSegments(harness.oap.segments as DecodedSegment[], await nextTrace());
+    const segments = await nextTrace();
+    assertLinkedSegments(harness.oap.segments as DecodedSegment[], segments);
+    assertPerTracerInstances(segments);
   });
 
   it('turns jaeger-client spans posted to /api/traces into three linked segments', async () => {
     await tracedCallChain({ collectorEndpoint: `http://127.0.0.1:${jaeger.thriftHttpPort}/api/traces` });
-    assertLinkedSegments(harness.oap.segments as DecodedSegment[], await nextTrace());
+    const segments = await nextTrace();
+    assertLinkedSegments(harness.oap.segments as DecodedSegment[], segments);
+    assertPerTracerInstances(segments);
   });
 
   it('turns api_v2 PostSpans requests over gRPC into three linked segments', async () => {
     await postSpansCallChain(jaeger.grpcPort!);
-    assertLinkedSegments(harness.oap.segments as DecodedSegment[], await nextTrace());
+    const segments = await nextTrace();
+    assertLinkedSegments(harness.oap.segments as DecodedSegment[], segments);
+    // No client-uuid in these processes: the instance is the hostname.
+    assert.deepEqual(segments.map((s) => [s.service, s.serviceinstance]).sort(), [['frontend', 'fe-host'], ['orders', 'ord-host'], ['payments', 'pay-host']]);
   });
 
   it('counted every span as accepted and none as dropped', async () => {

@@ -213,9 +213,11 @@ function assertThreeLinkedSegments(segments: DecodedSegment[]): void {
 }
 
 const runs = [
-  { title: 'zipkin library, HttpLogger JSON_V2', instrument: (url: string) => zipkinJs(url, 'JSON_V2') },
-  { title: 'zipkin library, HttpLogger JSON_V1 (its default)', instrument: (url: string) => zipkinJs(url, 'JSON_V1') },
-  { title: 'OpenTelemetry SDK with @opentelemetry/exporter-zipkin', instrument: (url: string) => otelZipkin(url) },
+  // zipkin-js puts the address on server spans only (LocalAddr); the receiver lends it to the
+  // process's other spans, so each service is one instance named after its localEndpoint IP.
+  { title: 'zipkin library, HttpLogger JSON_V2', instrument: (url: string) => zipkinJs(url, 'JSON_V2'), instance: (_: string) => '127.0.0.1' },
+  { title: 'zipkin library, HttpLogger JSON_V1 (its default)', instrument: (url: string) => zipkinJs(url, 'JSON_V1'), instance: (_: string) => '127.0.0.1' },
+  { title: 'OpenTelemetry SDK with @opentelemetry/exporter-zipkin', instrument: (url: string) => otelZipkin(url), instance: (service: string) => `${service}-1` },
 ];
 
 for (const run of runs) {
@@ -243,6 +245,7 @@ for (const run of runs) {
       // A fourth segment would mean a span was put into a segment of its own (an id clash or a lost parent).
       await new Promise((resolve) => setTimeout(resolve, 500));
       assertThreeLinkedSegments(harness.oap.segments as DecodedSegment[]);
+      for (const seg of harness.oap.segments as DecodedSegment[]) assert.equal(seg.serviceinstance, run.instance(seg.service), `${seg.service}'s instance`);
       assert.equal(harness.oap.undecodable.length, 0);
     });
   });
