@@ -339,4 +339,91 @@ describe('buildSegments', () => {
       assert.equal(result.selfLinks, 2);
     });
   });
+
+  describe('nested servers in one service (issue #14 class 4)', () => {
+    /** orders' SERVER span with a SERVER child in the same instance, not remote, at the given offsets (ms) from the parent's start. */
+    function nestedServer(startMs: bigint, endMs: bigint, flags = 0) {
+      const t = threeServiceTrace();
+      const ord = t.batches.orders.scopeSpans[0]!.spans;
+      const outer = ord.find((s) => s.spanId === t.ids.ordServer)!;
+      const inner = structuredClone(outer);
+      inner.spanId = 'abcdefabcdef0001';
+      inner.parentSpanId = outer.spanId;
+      inner.flags = flags;
+      inner.name = 'proxied';
+      inner.attributes = { ...inner.attributes, 'http.route': '/inner', 'proxy.hop': 'yes' };
+      inner.startTimeUnixNano = outer.startTimeUnixNano + startMs * 1_000_000n;
+      inner.endTimeUnixNano = outer.startTimeUnixNano + endMs * 1_000_000n;
+      ord.push(inner);
+      return { t, outer, inner };
+    }
+
+    it('keeps a nested SERVER span (no flags) as a Local span in its parent\'s segment, with its name, tags, layer and component', () => {
+      const { t } = nestedServer(1n, 20n);
+      const segs = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined).segments.map((s) => s.segment);
+      assertOapRules(segs.map(toDecodedShape));
+      const ord = segs.filter((s) => s.service === 'orders');
+      assert.equal(ord.length, 1);
+      assert.equal(ord[0]!.spans.filter((s) => s.spanType === SpanType.Entry).length, 1);
+      const inner = ord[0]!.spans.find((s) => s.operationName === 'POST:/inner')!;
+      assert.equal(inner.spanType, SpanType.Local);
+      assert.equal(inner.parentSpanId, 0);
+      assert.equal(inner.spanLayer, SpanLayer.Http);
+      assert.equal(inner.componentId, ord[0]!.spans[0]!.componentId);
+      assert.ok(inner.tags.some((tg) => tg.key === 'proxy.hop' && tg.value === 'yes'));
+    });
+
+    it('heads the segment of a nested SERVER span that starts after its parent ended with a Local span, never an Entry with a CrossThread ref', () => {
+      // The parent (ordServer) lasts 33 ms.
+      const { t } = nestedServer(40n, 45n, 0x101);
+      const segs = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined).segments.map((s) => s.segment);
+      assertOapRules(segs.map(toDecodedShape));
+      const ord = segs.filter((s) => s.service === 'orders');
+      assert.equal(ord.length, 2);
+      const cont = ord.find((s) => s.spans[0]!.operationName === 'POST:/inner')!;
+      const head = cont.spans[0]!;
+      assert.equal(head.spanType, SpanType.Local);
+      assert.equal(head.spanLayer, SpanLayer.Http);
+      assert.equal(head.peer, '');
+      assert.deepEqual(head.refs.map((r) => [r.refType, r.parentTraceSegmentId, r.parentSpanId, r.parentService]),
+        [[RefType.CrossThread, ord[0]!.traceSegmentId, 0, 'orders']]);
+      assert.equal(segs.reduce((n, s) => n + s.spans.filter((sp) => sp.spanType === SpanType.Entry).length, 0), 3, 'one Entry per service call');
+    });
+
+    it('refs a late nested SERVER span CrossThread (not a CrossProcess self-loop) when its parent was flushed earlier', () => {
+      const { t, inner } = nestedServer(1n, 3n);
+      const ord = t.batches.orders.scopeSpans[0]!.spans;
+      ord.splice(ord.indexOf(inner), 1);
+      const first = buildSegments(t.traceId, held(t.batches.frontend, t.batches.orders, t.batches.payments), () => undefined);
+      const lateRs = structuredClone(t.batches.orders);
+      lateRs.scopeSpans[0]!.spans = [inner];
+      const late = buildSegments(t.traceId, held(lateRs), (_t, id) => first.placements.get(id));
+      const segs = [...first.segments, ...late.segments].map((s) => s.segment);
+      assertOapRules(segs.map(toDecodedShape));
+      const head = late.segments[0]!.segment.spans[0]!;
+      assert.equal(head.spanType, SpanType.Local);
+      assert.deepEqual(head.refs.map((r) => [r.refType, r.parentService, r.parentSpanId]), [[RefType.CrossThread, 'orders', 0]]);
+    });
+
+    it('treats a CONSUMER under a CONSUMER of the same instance alike', () => {
+      const traceId = hexId(16);
+      const [recv, proc, nested] = [hexId(8), hexId(8), hexId(8)];
+      const mq = { 'messaging.system': 'kafka', 'messaging.destination.name': 'jobs', 'server.address': 'kafka', 'server.port': 9092 };
+      const ms = (n: number) => 1_700_000_000_000_000_000n + BigInt(n) * 1_000_000n;
+      const rs = resourceSpans('worker', [
+        span({ traceId, spanId: recv, name: 'jobs receive', kind: SpanKind.CONSUMER, flags: 0x101, attributes: mq, startTimeUnixNano: ms(0), endTimeUnixNano: ms(10) }),
+        // processed inside the receive span: Local in its segment
+        span({ traceId, spanId: nested, parentSpanId: recv, name: 'jobs process', kind: SpanKind.CONSUMER, attributes: mq, startTimeUnixNano: ms(2), endTimeUnixNano: ms(8) }),
+        // processed after the receive span ended: its own segment, Local head
+        span({ traceId, spanId: proc, parentSpanId: recv, name: 'jobs process', kind: SpanKind.CONSUMER, flags: 0x101, attributes: mq, startTimeUnixNano: ms(20), endTimeUnixNano: ms(25) }),
+      ]);
+      const segs = buildSegments(traceId, held(rs), () => undefined).segments.map((s) => s.segment);
+      assertOapRules(segs.map(toDecodedShape));
+      assert.deepEqual(segs.map((s) => s.spans.map((sp) => [sp.spanType, sp.spanLayer, sp.refs.map((r) => r.refType)])), [
+        [[SpanType.Entry, SpanLayer.MQ, []], [SpanType.Local, SpanLayer.MQ, []]],
+        [[SpanType.Local, SpanLayer.MQ, [RefType.CrossThread]]],
+      ]);
+      assert.equal(segs[1]!.spans[0]!.peer, '');
+    });
+  });
 });

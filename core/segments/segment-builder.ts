@@ -14,7 +14,9 @@
  * - A trace continued from a SkyWalking agent (tracestate entry `sw8`) keeps the agent's trace id,
  *   and its local root refs the agent's segment with the fields the agent sent.
  * - SERVER/CONSUMER → Entry only as span 0 (one Entry per segment, as the agents do; nested server
- *   spans become Local); CLIENT/PRODUCER → Exit; everything else Local. A CLIENT/PRODUCER span
+ *   spans become Local), and not when span 0's ref is CrossThread (a nested server that outlived
+ *   its parent, or whose parent was flushed before: a Local head, so no Entry carries a
+ *   CrossThread ref); CLIENT/PRODUCER → Exit; everything else Local. A CLIENT/PRODUCER span
  *   with no address of its own takes its peer from its server half in another process when the
  *   trace holds it (peerFromServerChild); only without either does it become Local.
  * - A segment holds at most `maxSegmentSpans` spans (the agents stop at 300 and lose the rest). A
@@ -465,13 +467,29 @@ export function buildSegments(traceId: string, spans: readonly HeldSpan[], looku
       // Never send a ref with an empty parentService: the OAP would invent a service named `_blank`.
       const sw = parent ? undefined : skyWalkingParentOf(root);
       if (parent?.service) {
-        const remote = isRemoteChild(root, byId.get(parentId)?.span.kind ?? (parent.isExit ? SpanKind.CLIENT : undefined));
-        refs.push(refTo(parent, remote));
+        // A parent flushed earlier is known by its placement only: an Exit stands for a CLIENT; a
+        // non-Exit of this very instance is a span of this process (a nested server whose outer
+        // server was already sent), so without flags the child is not remote: a CrossThread ref,
+        // not a CrossProcess self-loop to an Entry.
+        const parentKind = byId.get(parentId)?.span.kind
+          ?? (parent.isExit ? SpanKind.CLIENT : parent.instanceKey === root.identity.key ? SpanKind.INTERNAL : undefined);
+        refs.push(refTo(parent, isRemoteChild(root, parentKind)));
       } else if (sw) {
         refs.push(refToSkyWalkingAgent(sw));
       } else {
         orphanRefs++;
       }
+    }
+    // One Entry per segment, and never one carrying a CrossThread ref (the OAP reads Entry refs as
+    // service relations: a self-loop). A SERVER/CONSUMER local root with a same-process parent
+    // (a nested server or consumer that started after its parent ended, or whose parent was
+    // already flushed) heads its segment as a Local span, as the agents' async segments do.
+    const head = segment.segment.spans[0]!;
+    if (head.spanType === SpanType.Entry && refs.some((r) => r.refType === RefType.CrossThread)) {
+      head.spanType = SpanType.Local;
+      head.peer = '';
+      const placed = placements.get(root.span.spanId);
+      if (placed) placed.peer = '';
     }
     // Span links (a batch consumer's messages, fan-in jobs) become further refs where the linked
     // span is known; SkyWalking agents do the same for batch MQ consumption.
