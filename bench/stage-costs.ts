@@ -5,18 +5,21 @@
  * for deciding whether a change to decode, translation or encoding pays for itself. Confirm a
  * keeper with `npm run bench` afterwards.
  *
- *   node --import tsx bench/stage-costs.ts [--spans 1500000] [--hold 45000] [--templates 200]
+ *   npm run bench:stages -- [--spans 1500000] [--hold 45000] [--templates 200] [--flushed-index-size 200000]
  *
- * Requests come from the benchmark's pool (same traces, same bytes). They are decoded and held in
- * windows of about `--hold` spans (a quiet period's worth at the benchmark's rate), so that held
- * spans live through young-generation GCs as they do in the assembler; then each window's traces
- * are built into segments and encoded. Reported: µs of process CPU (all threads, GC included) per
- * span for decode and for build + encode, and the total as spans per CPU-second.
+ * Requests come from the benchmark's pool (same traces, same bytes). They are decoded and added to
+ * the real TraceAssembler (the exporter's default assembly settings) in windows of about `--hold`
+ * spans (a quiet period's worth at the benchmark's rate), so that held spans live through
+ * young-generation GCs as they do in the product; then each window is flushed, every trace built
+ * into segments and encoded. Reported: µs of process CPU (all threads, GC included) per span for
+ * decode, for holding, and for build + encode, and the total as spans per CPU-second.
  */
 import { parseArgs } from 'node:util';
-import type { Span } from '../core/model/span-batch.ts';
-import { buildSegments, type HeldSpan } from '../core/segments/segment-builder.ts';
-import { identifyService } from '../core/segments/service-identity.ts';
+import type { ComponentSettings } from '../core/component.ts';
+import { assemblySchema } from '../core/segments/segment-exporter.ts';
+import { TraceAssembler } from '../core/segments/trace-assembler.ts';
+import { createLogger } from '../core/telemetry/logger.ts';
+import { Metrics } from '../core/telemetry/metrics.ts';
 import { encodeSegmentObject } from '../exporters/skywalking/segment-encoder.ts';
 import { decodeProtobufTraces } from '../receivers/otlp/decode-protobuf.ts';
 import { RequestPool } from './request-pool.ts';
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     spans: { type: 'string', default: '1500000' },
     hold: { type: 'string', default: '45000' },
     templates: { type: 'string', default: '200' },
+    'flushed-index-size': { type: 'string', default: '200000' },
   },
 });
 const totalSpans = Number(values.spans);
@@ -42,43 +46,41 @@ function cpuMicros(): number {
 }
 
 let decodeUs = 0;
+let assembleUs = 0;
 let buildUs = 0;
 let spans = 0;
 let segments = 0;
 let bytesOut = 0;
 let request = 0;
-const noPlacement = () => undefined;
 
-while (spans < totalSpans) {
-  // Decode and hold one window.
-  const held = new Map<string, HeldSpan[]>();
-  let windowSpans = 0;
-  let t = cpuMicros();
-  while (windowSpans < holdSpans) {
-    const { batch, spanCount } = decodeProtobufTraces(pool.request(request++).bytes);
-    const now = Date.now();
-    for (const rs of batch.resourceSpans) {
-      const identity = identifyService(rs.resource.attributes);
-      for (const ss of rs.scopeSpans) {
-        for (const span of ss.spans as Span[]) {
-          let list = held.get(span.traceId);
-          if (!list) held.set(span.traceId, (list = []));
-          list.push({ span, scope: ss.scope, identity, receivedAtMs: now });
-        }
-      }
-    }
-    windowSpans += spanCount;
-  }
-  decodeUs += cpuMicros() - t;
-  // Build and encode every trace of the window.
-  t = cpuMicros();
-  for (const [traceId, list] of held) {
-    const result = buildSegments(traceId, list, noPlacement, { maxSegmentSpans: 300 });
-    for (const s of result.segments) {
+// The real assembler with the skywalking exporter's defaults (quiet period, flushed-span index).
+const assembly = assemblySchema.parse({ flushed_index_size: Number(values['flushed-index-size']) });
+const settings: ComponentSettings = { id: 'stage-costs', kind: 'exporter', logger: createLogger({ level: 'silent' }), metrics: new Metrics() };
+const assembler = new TraceAssembler(settings, assembly, {
+  onSegments(built) {
+    for (const s of built) {
       bytesOut += encodeSegmentObject(s.segment).length;
       segments++;
     }
+  },
+  onInstance() {},
+});
+
+while (spans < totalSpans) {
+  // Decode and hold one window: all of its traces are whole.
+  let windowSpans = 0;
+  while (windowSpans < holdSpans) {
+    let t = cpuMicros();
+    const { batch, spanCount } = decodeProtobufTraces(pool.request(request++).bytes);
+    decodeUs += cpuMicros() - (t as number);
+    t = cpuMicros();
+    assembler.add(batch);
+    assembleUs += cpuMicros() - t;
+    windowSpans += spanCount;
   }
+  // Build and encode every trace of the window, as the quiet period's end would.
+  const t = cpuMicros();
+  assembler.flushAll('complete');
   buildUs += cpuMicros() - t;
   spans += windowSpans;
 }
@@ -86,7 +88,8 @@ while (spans < totalSpans) {
 const perSpan = (us: number) => (us / spans).toFixed(2);
 process.stdout.write(
   `${spans.toLocaleString('en-US')} spans in ${request} requests → ${segments.toLocaleString('en-US')} segments (${Math.round(bytesOut / segments)} B each)\n` +
-    `decode + hold      ${perSpan(decodeUs)} µs/span\n` +
+    `decode             ${perSpan(decodeUs)} µs/span\n` +
+    `assemble (hold)    ${perSpan(assembleUs)} µs/span\n` +
     `build + encode     ${perSpan(buildUs)} µs/span\n` +
-    `total              ${perSpan(decodeUs + buildUs)} µs/span = ${Math.round(spans / ((decodeUs + buildUs) / 1e6)).toLocaleString('en-US')} spans per CPU-second\n`,
+    `total              ${perSpan(decodeUs + assembleUs + buildUs)} µs/span = ${Math.round(spans / ((decodeUs + assembleUs + buildUs) / 1e6)).toLocaleString('en-US')} spans per CPU-second\n`,
 );
