@@ -44,6 +44,11 @@ export interface HeldSpan {
   identity: ServiceIdentity;
   /** Date.now() when skybridge received it. */
   receivedAtMs: number;
+  /**
+   * The id the sender gave this span, when another span of the trace already had it and this one
+   * was given a derived id (core/segments/reused-span-ids.ts).
+   */
+  reusedId?: string;
 }
 
 /** Where a span ended up: what a child in another segment needs to build its ref. */
@@ -271,20 +276,112 @@ function splitLocalTree(root: HeldSpan, members: readonly HeldSpan[], limit: num
   return chunks;
 }
 
-export function buildSegments(traceId: string, spans: readonly HeldSpan[], lookup: PlacementLookup, options: BuildOptions = {}): BuildResult {
-  const byId = new Map<string, HeldSpan>();
-  for (const h of spans) byId.set(h.span.spanId, h);
-
-  // Client spans whose server half (a SERVER/CONSUMER child in another process) is in this trace:
-  // the child's address stands in when the client span records none. The earliest child wins.
-  const serverChildOf = new Map<string, HeldSpan>();
+/**
+ * Every span that is not a SERVER/CONSUMER runs in its parent's process. Two kinds of input break
+ * that, and this pass repairs them before segments are cut (docs/translation.md, "Joined and
+ * reused span ids"):
+ *
+ * - A span whose parent is in another process, while the trace holds a span of its own process
+ *   that stands for that parent: the server half of a joined (B3 `shared`) span whose children
+ *   kept the client's id (they arrived before it, or the Zipkin receiver could not tell they were
+ *   its children), or a span given a derived id because it reused the parent's id. Its parent
+ *   becomes that span; with several, the one whose time range holds the span's start.
+ * - A span that names no service (`identity.anonymous`): it takes the process of its parent as
+ *   placed by the first rule, so it joins that process's segment instead of forming a service
+ *   called `unknown_service`. A Zipkin server half's children recorded without a local endpoint
+ *   land in the server's segment, not the client's.
+ *
+ * SERVER/CONSUMER spans, and spans whose parent is not held, stay as they are. Returns the spans
+ * with replacements (new HeldSpan objects; the input is never modified).
+ */
+function placeInParentProcess(spans: readonly HeldSpan[], byId: Map<string, HeldSpan>, serverChildren: ReadonlyMap<string, HeldSpan[]>): HeldSpan[] {
+  let reusers: Map<string, HeldSpan[]> | undefined;
   for (const h of spans) {
+    if (h.reusedId === undefined) continue;
+    reusers ??= new Map();
+    const list = reusers.get(h.reusedId);
+    if (list) list.push(h);
+    else reusers.set(h.reusedId, [h]);
+  }
+  // Well-formed traces (every OTel SDK's) have nothing to repair: checked without allocating.
+  if (reusers === undefined && !spans.some((h) => needsPlacing(h, byId))) return spans as HeldSpan[];
+
+  const placed = new Map<string, HeldSpan>();
+  const visiting = new Set<string>();
+  const place = (h: HeldSpan): HeldSpan => {
+    const id = h.span.spanId;
+    const done = placed.get(id);
+    if (done) return done;
+    if (isServerKind(h.span.kind) || !h.span.parentSpanId || visiting.has(id)) return h;
+    const parent = byId.get(h.span.parentSpanId);
+    if (!parent) return h;
+    visiting.add(id);
+    let parentPlaced = place(parent);
+    const reusedParent = reusers?.get(parent.span.spanId);
+    // A retry to the same process: the span that reused the id, when it, not the first, was running.
+    const outsideParent = reusedParent !== undefined && !holdsStartOf(parentPlaced, h);
+    if (h.identity.anonymous || parentPlaced.identity.key !== h.identity.key || outsideParent) {
+      const standIn = standInFor(h, [...(serverChildren.get(parent.span.spanId) ?? []), ...(reusedParent ?? [])]);
+      if (standIn) parentPlaced = place(standIn);
+    }
+    visiting.delete(id);
+    const parentId = parentPlaced.span.spanId;
+    const identity = h.identity.anonymous ? parentPlaced.identity : h.identity;
+    const result = parentId === h.span.parentSpanId && identity === h.identity ? h : { ...h, identity, span: { ...h.span, parentSpanId: parentId } };
+    placed.set(id, result);
+    return result;
+  };
+  return spans.map(place);
+}
+
+function needsPlacing(h: HeldSpan, byId: ReadonlyMap<string, HeldSpan>): boolean {
+  if (h.identity.anonymous) return true;
+  if (isServerKind(h.span.kind) || !h.span.parentSpanId) return false;
+  const parent = byId.get(h.span.parentSpanId);
+  return parent !== undefined && parent.identity.key !== h.identity.key;
+}
+
+function holdsStartOf(parent: HeldSpan, h: HeldSpan): boolean {
+  return parent.span.startTimeUnixNano <= h.span.startTimeUnixNano && h.span.startTimeUnixNano <= parent.span.endTimeUnixNano;
+}
+
+/** Of the spans that could stand for `h`'s parent, one in `h`'s process whose time range holds its start. */
+function standInFor(h: HeldSpan, candidates: readonly HeldSpan[]): HeldSpan | undefined {
+  let best: HeldSpan | undefined;
+  for (const c of candidates) {
+    if (c === h || (!h.identity.anonymous && c.identity.key !== h.identity.key)) continue;
+    if (holdsStartOf(c, h)) return c;
+    // Else the latest that started before it (clocks of two hosts may disagree a little).
+    if (!best || (c.span.startTimeUnixNano <= h.span.startTimeUnixNano && c.span.startTimeUnixNano > best.span.startTimeUnixNano)) best = c;
+  }
+  return best;
+}
+
+export function buildSegments(traceId: string, heldSpans: readonly HeldSpan[], lookup: PlacementLookup, options: BuildOptions = {}): BuildResult {
+  const byId = new Map<string, HeldSpan>();
+  for (const h of heldSpans) byId.set(h.span.spanId, h);
+
+  // Server halves of client spans: SERVER/CONSUMER children of a CLIENT/PRODUCER span in another process.
+  const serverChildren = new Map<string, HeldSpan[]>();
+  for (const h of heldSpans) {
     if (!isServerKind(h.span.kind) || !h.span.parentSpanId) continue;
     const parent = byId.get(h.span.parentSpanId);
     if (!parent || !isClientKind(parent.span.kind)) continue;
     if (parent.identity.key === h.identity.key && !isRemoteChild(h, parent.span.kind)) continue;
-    const prev = serverChildOf.get(parent.span.spanId);
-    if (!prev || byStartThenId(h, prev) < 0) serverChildOf.set(parent.span.spanId, h);
+    const list = serverChildren.get(parent.span.spanId);
+    if (list) list.push(h);
+    else serverChildren.set(parent.span.spanId, [h]);
+  }
+  const spans = placeInParentProcess(heldSpans, byId, serverChildren);
+  if (spans !== heldSpans) for (const h of spans) byId.set(h.span.spanId, h);
+
+  // Client spans whose server half is in this trace: the child's address stands in when the
+  // client span records none. The earliest child wins.
+  const serverChildOf = new Map<string, HeldSpan>();
+  for (const [clientId, children] of serverChildren) {
+    let first = children[0]!;
+    for (const c of children) if (byStartThenId(c, first) < 0) first = c;
+    serverChildOf.set(clientId, first);
   }
 
   const isLocalRoot = (h: HeldSpan): boolean => {

@@ -15,6 +15,11 @@ export interface ServiceIdentity {
   /** `service \0 instance`: groups spans of one process. */
   key: string;
   resource: Attributes;
+  /**
+   * The resource names no service (a Zipkin span without a local endpoint): the span's process is
+   * not known from the span itself, so segment building places it in its parent's process.
+   */
+  anonymous: boolean;
 }
 
 export function attributeText(value: AttributeValue | undefined): string {
@@ -46,7 +51,8 @@ function firstIp(attrs: Attributes): string {
  * `host.ip` (all a Zipkin span says about its process is localEndpoint's address).
  */
 export function identifyService(resource: Attributes): ServiceIdentity {
-  const name = firstText(resource, 'service.name') || 'unknown_service';
+  const named = firstText(resource, 'service.name');
+  const name = named || 'unknown_service';
   const namespace = firstText(resource, 'service.namespace');
   const service = (namespace ? `${namespace}::${name}` : name).slice(0, SERVICE_NAME_MAX);
   let instance = firstText(resource, 'service.instance.id');
@@ -56,7 +62,7 @@ export function identifyService(resource: Attributes): ServiceIdentity {
     instance = pid && host ? `${pid}@${host}` : host || pid || 'unknown_instance';
   }
   const serviceInstance = instance.slice(0, INSTANCE_NAME_MAX);
-  return { service, serviceInstance, key: `${service}\u0000${serviceInstance}`, resource };
+  return { service, serviceInstance, key: `${service}\u0000${serviceInstance}`, resource, anonymous: named === '' };
 }
 
 /**

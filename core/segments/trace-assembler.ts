@@ -22,6 +22,8 @@ import { DecidedSpanIndex } from '../traces/decided-span-index.ts';
 import { estimateSpanBytes } from '../traces/span-size.ts';
 import { TraceBuffer, type HeldTrace } from '../traces/trace-buffer.ts';
 import { buildSegments, type HeldSpan, type SpanPlacement } from './segment-builder.ts';
+import { sameSpan, withDerivedId } from './reused-span-ids.ts';
+import { BurstLog } from '../telemetry/burst-log.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
 import type { AssemblyConfig } from './segment-exporter.ts';
 import { identifyService, instanceProperties, type ServiceIdentity } from './service-identity.ts';
@@ -69,6 +71,8 @@ export class TraceAssembler {
   #dueBytes = 0;
   #sliceScheduled: NodeJS.Immediate | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Spans dropped because a span with their id was already exported: said in the log, folded per minute. */
+  readonly #exportedAgainLog = new BurstLog(60_000);
 
   constructor(settings: ComponentSettings, config: AssemblyConfig, callbacks: AssemblerCallbacks) {
     this.#settings = settings;
@@ -76,6 +80,7 @@ export class TraceAssembler {
     this.#callbacks = callbacks;
     this.#index = new DecidedSpanIndex(config.flushed_index_size);
     this.#account = ledgerOf(settings).account(`${settings.id}/trace_buffer`);
+
     this.#buffer = new TraceBuffer<HeldSpan>(
       {
         quietPeriodMs: config.quiet_period,
@@ -122,12 +127,23 @@ export class TraceAssembler {
     const now = Date.now();
     const perTrace = this.#config.max_spans_per_trace;
     let duplicates = 0;
+    let reused = 0;
+    let exportedAgain = 0;
     for (const rs of batch.resourceSpans) {
       const identity = identifyService(rs.resource.attributes);
       this.#noteInstance(identity);
       for (const ss of rs.scopeSpans) {
         for (const span of ss.spans) {
-          const trace = this.#buffer.add({ span, scope: ss.scope, identity, receivedAtMs: now }, now);
+          let entry: HeldSpan = { span, scope: ss.scope, identity, receivedAtMs: now };
+          const holder = this.#buffer.get(span.traceId)?.spans.get(span.spanId);
+          if (holder !== undefined && !sameSpan(holder, entry)) {
+            // Another span with this span's id: kept under an id of its own (reused-span-ids.ts).
+            entry = withDerivedId(entry);
+            reused++;
+          } else if (holder === undefined && this.#index.has(span.traceId, span.spanId)) {
+            exportedAgain++;
+          }
+          const trace = this.#buffer.add(entry, now);
           if (trace === undefined) duplicates++;
           else {
             touched?.add(trace.traceId);
@@ -138,6 +154,16 @@ export class TraceAssembler {
       }
     }
     if (duplicates > 0) this.#settings.metrics.recordDrop(this.#settings.id, 'duplicate', duplicates, true);
+    if (reused > 0) this.#settings.metrics.assemblerEvents.inc({ component: this.#settings.id, event: 'span_id_reused' }, reused);
+    if (exportedAgain > 0) {
+      const spans = this.#exportedAgainLog.take(exportedAgain);
+      if (spans !== undefined) {
+        this.#settings.logger.warn(
+          { spans },
+          'Dropped spans whose ids were already exported in segments (re-sent by their sender, or an id reused after its trace was built); counted in skybridge_dropped_spans_total{reason="duplicate"}. Repeats are folded into one line a minute.',
+        );
+      }
+    }
     if (touched) {
       for (const traceId of touched) {
         const trace = this.#buffer.remove(traceId);
