@@ -286,10 +286,11 @@ function splitLocalTree(root: HeldSpan, members: readonly HeldSpan[], limit: num
  *   kept the client's id (they arrived before it, or the Zipkin receiver could not tell they were
  *   its children), or a span given a derived id because it reused the parent's id. Its parent
  *   becomes that span; with several, the one whose time range holds the span's start.
- * - A span that names no service (`identity.anonymous`): it takes the process of its parent as
- *   placed by the first rule, so it joins that process's segment instead of forming a service
- *   called `unknown_service`. A Zipkin server half's children recorded without a local endpoint
- *   land in the server's segment, not the client's.
+ * - A span that names no service (`identity.anonymous`), or no instance of its parent's service
+ *   (`identity.instanceUnknown`): it takes the process of its parent as placed by the first rule,
+ *   so it joins that process's segment instead of forming a service called `unknown_service` or
+ *   an instance called `unknown_instance`. A Zipkin server half's children recorded without a
+ *   local endpoint land in the server's segment, not the client's.
  *
  * SERVER/CONSUMER spans, and spans whose parent is not held, stay as they are. Returns the spans
  * with replacements (new HeldSpan objects; the input is never modified).
@@ -320,13 +321,13 @@ function placeInParentProcess(spans: readonly HeldSpan[], byId: Map<string, Held
     const reusedParent = reusers?.get(parent.span.spanId);
     // A retry to the same process: the span that reused the id, when it, not the first, was running.
     const outsideParent = reusedParent !== undefined && !holdsStartOf(parentPlaced, h);
-    if (h.identity.anonymous || parentPlaced.identity.key !== h.identity.key || outsideParent) {
+    if (parentPlaced.identity.key !== h.identity.key || outsideParent) {
       const standIn = standInFor(h, [...(serverChildren.get(parent.span.spanId) ?? []), ...(reusedParent ?? [])]);
       if (standIn) parentPlaced = place(standIn);
     }
     visiting.delete(id);
     const parentId = parentPlaced.span.spanId;
-    const identity = h.identity.anonymous ? parentPlaced.identity : h.identity;
+    const identity = belongsWith(h, parentPlaced) && h.identity.key !== parentPlaced.identity.key && (h.identity.anonymous || h.identity.instanceUnknown) ? parentPlaced.identity : h.identity;
     const result = parentId === h.span.parentSpanId && identity === h.identity ? h : { ...h, identity, span: { ...h.span, parentSpanId: parentId } };
     placed.set(id, result);
     return result;
@@ -334,8 +335,15 @@ function placeInParentProcess(spans: readonly HeldSpan[], byId: Map<string, Held
   return spans.map(place);
 }
 
+/** `c` may be in `h`'s process: the same one, or `h` does not say which (no service, or no instance of the same service). */
+function belongsWith(h: HeldSpan, c: HeldSpan): boolean {
+  const a = h.identity;
+  const b = c.identity;
+  return a.key === b.key || a.anonymous || (a.instanceUnknown && a.service === b.service);
+}
+
 function needsPlacing(h: HeldSpan, byId: ReadonlyMap<string, HeldSpan>): boolean {
-  if (h.identity.anonymous) return true;
+  if (h.identity.anonymous || h.identity.instanceUnknown) return true;
   if (isServerKind(h.span.kind) || !h.span.parentSpanId) return false;
   const parent = byId.get(h.span.parentSpanId);
   return parent !== undefined && parent.identity.key !== h.identity.key;
@@ -349,7 +357,7 @@ function holdsStartOf(parent: HeldSpan, h: HeldSpan): boolean {
 function standInFor(h: HeldSpan, candidates: readonly HeldSpan[]): HeldSpan | undefined {
   let best: HeldSpan | undefined;
   for (const c of candidates) {
-    if (c === h || (!h.identity.anonymous && c.identity.key !== h.identity.key)) continue;
+    if (c === h || !belongsWith(h, c)) continue;
     if (holdsStartOf(c, h)) return c;
     // Else the latest that started before it (clocks of two hosts may disagree a little).
     if (!best || (c.span.startTimeUnixNano <= h.span.startTimeUnixNano && c.span.startTimeUnixNano > best.span.startTimeUnixNano)) best = c;

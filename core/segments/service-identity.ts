@@ -20,6 +20,12 @@ export interface ServiceIdentity {
    * not known from the span itself, so segment building places it in its parent's process.
    */
   anonymous: boolean;
+  /**
+   * The resource names a service but nothing that names its instance (a zipkin-js span recorded
+   * without a local address, before the receiver learnt its service's address): segment building
+   * places it in its parent's instance when the parent is of the same service.
+   */
+  instanceUnknown: boolean;
 }
 
 export function attributeText(value: AttributeValue | undefined): string {
@@ -59,10 +65,12 @@ export function identifyService(resource: Attributes): ServiceIdentity {
   if (!instance) {
     const pid = firstText(resource, 'process.pid');
     const host = firstText(resource, 'host.name', 'k8s.pod.name', 'host.id') || firstIp(resource);
-    instance = pid && host ? `${pid}@${host}` : host || pid || 'unknown_instance';
+    instance = pid && host ? `${pid}@${host}` : host || pid || '';
   }
+  const instanceUnknown = instance === '';
+  if (instanceUnknown) instance = 'unknown_instance';
   const serviceInstance = instance.slice(0, INSTANCE_NAME_MAX);
-  return { service, serviceInstance, key: `${service}\u0000${serviceInstance}`, resource, anonymous: named === '' };
+  return { service, serviceInstance, key: `${service}\u0000${serviceInstance}`, resource, anonymous: named === '', instanceUnknown };
 }
 
 /**
