@@ -44,6 +44,16 @@ export const BOOKINFO_EDGES = [
   'reviews.default → ratings.default',
 ] as const;
 
+/** The processes of one trace as `service@instance`, sorted: one segment each. */
+export const BOOKINFO_PROCESSES = [
+  'details.default@10.244.0.13',
+  'istio-ingressgateway@10.244.0.5',
+  'productpage.default@10.244.0.12',
+  'ratings.default@10.244.0.15',
+  'ratings.default@10.244.0.16',
+  'reviews.default@10.244.0.14',
+] as const;
+
 const POD_IPS = {
   gateway: '10.244.0.5',
   productpage: '10.244.0.12',
