@@ -2,6 +2,7 @@
 import type { ExporterFactory } from '../core/component.ts';
 import { debugExporterFactory } from './debug/factory.ts';
 import { kafkaExporterFactory } from './kafka/factory.ts';
+import { loadbalancingExporterFactory } from './loadbalancing/factory.ts';
 import { skywalkingExporterFactory } from './skywalking/factory.ts';
 import { skywalkingKafkaExporterFactory } from './skywalking_kafka/factory.ts';
 
@@ -10,4 +11,5 @@ export const exporterFactories: readonly ExporterFactory[] = [
   debugExporterFactory as unknown as ExporterFactory,
   kafkaExporterFactory as unknown as ExporterFactory,
   skywalkingKafkaExporterFactory as unknown as ExporterFactory,
+  loadbalancingExporterFactory as unknown as ExporterFactory,
 ];

@@ -7,7 +7,7 @@ import { encodeExportTraceServiceRequest } from '../../core/model/otlp-protobuf-
 import { countSpans, type SpanBatch } from '../../core/model/span-batch.ts';
 import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import type { KafkaExporterConfig } from './config.ts';
-import { halve, splitByTrace } from './split-by-trace.ts';
+import { halve, splitByTrace } from '../../core/model/split-by-trace.ts';
 
 /** Bytes waiting in the producer beyond which new batches are refused (retryable), in max_batch_bytes. */
 const BUFFER_FACTOR = 16;

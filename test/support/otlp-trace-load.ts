@@ -20,6 +20,11 @@ export interface LoadOptions {
   /** `http://127.0.0.1:4318/v1/traces`; read at every attempt, so a restarted skybridge on another port can be followed. */
   url: () => string;
   tracesPerRequest: number;
+  /**
+   * Two agents: the frontend's spans go to `url()`, the backend's to this one, in two requests; a
+   * trace counts as acknowledged once both were.
+   */
+  backendUrl?: () => string;
   /** A new request every this many ms (while fewer than `maxInFlight` are unanswered). */
   intervalMs: number;
   maxInFlight?: number;
@@ -35,7 +40,7 @@ function attr(key: string, value: string | number) {
   return typeof value === 'number' ? { key, value: { intValue: String(value) } } : { key, value: { stringValue: value } };
 }
 
-function makeTraces(n: number): { body: string; traces: LoadTrace[] } {
+function makeTraces(n: number): { bodies: { frontend: string; backend: string; both: string }; traces: LoadTrace[] } {
   const now = BigInt(Date.now()) * 1_000_000n;
   const ms = (k: number) => String(now + BigInt(k) * 1_000_000n);
   const frontend = [];
@@ -58,13 +63,12 @@ function makeTraces(n: number): { body: string; traces: LoadTrace[] } {
   }
   const resource = (service: string) => ({ attributes: [attr('service.name', service), attr('service.instance.id', `${service}-1`)] });
   const scope = { name: 'skybridge-test-load', version: '1.0.0' };
-  const body = JSON.stringify({
-    resourceSpans: [
-      { resource: resource('frontend'), scopeSpans: [{ scope, spans: frontend }] },
-      { resource: resource('backend'), scopeSpans: [{ scope, spans: backend }] },
-    ],
-  });
-  return { body, traces };
+  const fe = { resource: resource('frontend'), scopeSpans: [{ scope, spans: frontend }] };
+  const be = { resource: resource('backend'), scopeSpans: [{ scope, spans: backend }] };
+  return {
+    bodies: { both: JSON.stringify({ resourceSpans: [fe, be] }), frontend: JSON.stringify({ resourceSpans: [fe] }), backend: JSON.stringify({ resourceSpans: [be] }) },
+    traces,
+  };
 }
 
 function post(url: string, body: string): Promise<{ status: number; retryAfterMs: number | undefined }> {
@@ -144,16 +148,22 @@ export class OtlpTraceLoad {
     this.#stopped = true;
   }
 
-  async #send(request: { body: string; traces: LoadTrace[] }): Promise<void> {
+  async #send(request: ReturnType<typeof makeTraces>): Promise<void> {
+    const backendUrl = this.#options.backendUrl;
+    const acked = backendUrl
+      ? (await Promise.all([this.#sendUntilAcked(this.#options.url, request.bodies.frontend), this.#sendUntilAcked(backendUrl, request.bodies.backend)])).every(Boolean)
+      : await this.#sendUntilAcked(this.#options.url, request.bodies.both);
+    if (acked && !this.#stopped) this.acked.push(...request.traces);
+  }
+
+  /** Resends `body` until a 2xx (true) or until the load is abandoned (false). */
+  async #sendUntilAcked(url: () => string, body: string): Promise<boolean> {
     while (!this.#stopped) {
       this.attempts += 1;
       let wait = 100;
       try {
-        const { status, retryAfterMs } = await post(this.#options.url(), request.body);
-        if (status >= 200 && status < 300) {
-          if (!this.#stopped) this.acked.push(...request.traces);
-          return;
-        }
+        const { status, retryAfterMs } = await post(url(), body);
+        if (status >= 200 && status < 300) return true;
         this.refusals.set(String(status), (this.refusals.get(String(status)) ?? 0) + 1);
         if (status !== 429 && status !== 502 && status !== 503 && status !== 504) throw new Error(`Permanent answer ${status}.`);
         wait = Math.min(retryAfterMs ?? 100, 500);
@@ -163,6 +173,7 @@ export class OtlpTraceLoad {
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
+    return false;
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * Splits a batch into one batch per trace id, keeping each span under its own resource and scope,
- * so every Kafka message holds spans of one trace and can be keyed by it (a trace then lands in one
- * partition, where one gateway assembles it whole).
+ * for exporters that route by trace: the Kafka exporter (one message per trace, keyed by it, so a
+ * trace lands in one partition) and the loadbalancing exporter (a trace goes to its gateway).
  */
-import type { ResourceSpans, ScopeSpans, Span, SpanBatch } from '../../core/model/span-batch.ts';
+import type { ResourceSpans, ScopeSpans, Span, SpanBatch } from './span-batch.ts';
 
 export function splitByTrace(batch: SpanBatch): Map<string, SpanBatch> {
   const out = new Map<string, SpanBatch>();
