@@ -1,5 +1,6 @@
 /**
- * The deployment examples stay valid: `skybridge validate` accepts the Kafka tier's pipeline files
+ * The deployment examples stay valid: `skybridge validate` accepts the Kafka tier's and the
+ * loadbalancing layout's pipeline files
  * (deploy/pipelines.agent.yaml, deploy/pipelines.gateway.yaml) that docker-compose and deploy/k8s mount.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/skybridge.mjs');
 
 describe('deploy pipeline files', () => {
-  for (const file of ['deploy/pipelines.agent.yaml', 'deploy/pipelines.gateway.yaml', 'deploy/gateway.yaml']) {
+  for (const file of ['deploy/pipelines.agent.yaml', 'deploy/pipelines.gateway.yaml', 'deploy/gateway.yaml', 'deploy/pipelines.lb-agent.yaml', 'deploy/pipelines.lb-gateway.yaml']) {
     it(`skybridge validate accepts ${file}`, () => {
       const r = spawnSync(process.execPath, [BIN, 'validate', '--config', join(ROOT, file)], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
