@@ -16,6 +16,9 @@ const dnsResolverSchema = z
     port: z.number().int().min(1).max(65535).default(4317).describe('The gateways\' OTLP/gRPC port.'),
     interval: duration({ min: '100ms', max: '1h' }).prefault('5s').describe('How often the name is looked up again.'),
     timeout: duration({ min: '10ms', max: '1m' }).prefault('1s').describe('Longest wait for one lookup; on failure the last list stays.'),
+    nameserver: endpoint('a DNS server')
+      .optional()
+      .describe('Ask this DNS server ("host:port", e.g. Consul\'s 127.0.0.1:8600) for A and AAAA records instead of the system resolver (getaddrinfo: /etc/hosts, then resolv.conf).'),
   })
   .describe('Gateways from DNS, looked up again every interval.');
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../core/telemetry/logger.ts';
+import { TestDnsServer } from '../../test/support/dns-server.ts';
 import { loadbalancingConfigSchema } from './config.ts';
 import { createResolver } from './resolver.ts';
 
@@ -33,6 +34,23 @@ describe('loadbalancing resolvers', () => {
       ['10.0.0.1:4317', '10.0.0.2:4317'],
       ['10.0.0.1:4317', '[fd00::3]:4317'],
     ]);
+  });
+
+  it('dns with a nameserver: asks that server for A and AAAA records', async () => {
+    const server = await TestDnsServer.start();
+    const seen: string[][] = [];
+    try {
+      server.records.set('gateways.consul', ['127.0.0.21', '127.0.0.22']);
+      const config = loadbalancingConfigSchema.parse({ resolver: { dns: { hostname: 'gateways.consul', port: 4317, interval: '100ms', nameserver: server.address } } });
+      const r = createResolver(config.resolver, logger);
+      await r.start((e) => seen.push(e));
+      server.records.set('gateways.consul', ['127.0.0.22']);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      r.stop();
+    } finally {
+      await server.close();
+    }
+    assert.deepEqual(seen, [['127.0.0.21:4317', '127.0.0.22:4317'], ['127.0.0.22:4317']]);
   });
 
   it('refuses a config with both resolvers, or neither', () => {

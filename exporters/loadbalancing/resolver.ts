@@ -4,7 +4,7 @@
  * changes; an empty answer or a failed lookup keeps the last good list (a DNS hiccup must not empty
  * the ring), and is logged.
  */
-import { lookup } from 'node:dns/promises';
+import { lookup, Resolver as DnsClient } from 'node:dns/promises';
 import type { Logger } from '../../core/telemetry/logger.ts';
 import type { ResolverConfig } from './config.ts';
 
@@ -20,11 +20,26 @@ export type LookupAll = (hostname: string) => Promise<string[]>;
 
 const systemLookup: LookupAll = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
+/** A and AAAA records from one DNS server; a family with no records is not an error. */
+function nameserverLookup(nameserver: string): LookupAll {
+  const client = new DnsClient({ tries: 2 });
+  client.setServers([nameserver]);
+  const records = (query: Promise<string[]>) =>
+    query.catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENODATA' || error.code === 'ENOTFOUND') return [];
+      throw error;
+    });
+  return async (hostname) => {
+    const [v4, v6] = await Promise.all([records(client.resolve4(hostname)), records(client.resolve6(hostname))]);
+    return [...v4, ...v6];
+  };
+}
+
 export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function createResolver(config: ResolverConfig, logger: Logger, lookupAll: LookupAll = systemLookup): Resolver {
+export function createResolver(config: ResolverConfig, logger: Logger, lookupAll?: LookupAll): Resolver {
   if (config.static) {
     const endpoints = config.static.hostnames;
     return {
@@ -36,12 +51,13 @@ export function createResolver(config: ResolverConfig, logger: Logger, lookupAll
     };
   }
   const dns = config.dns!;
+  const lookupNow = lookupAll ?? (dns.nameserver ? nameserverLookup(dns.nameserver) : systemLookup);
   let timer: NodeJS.Timeout | undefined;
   let last = '';
   const resolveOnce = async (onChange: (endpoints: string[]) => void) => {
     let addresses: string[];
     try {
-      addresses = await withTimeout(lookupAll(dns.hostname), dns.timeout);
+      addresses = await withTimeout(lookupNow(dns.hostname), dns.timeout);
     } catch (error) {
       logger.warn({ error, hostname: dns.hostname }, 'Looking up the gateways failed; keeping the last list.');
       return;
@@ -66,7 +82,7 @@ export function createResolver(config: ResolverConfig, logger: Logger, lookupAll
       if (timer) clearInterval(timer);
       timer = undefined;
     },
-    describe: () => `dns: ${dns.hostname} port ${dns.port}, every ${dns.interval} ms`,
+    describe: () => `dns: ${dns.hostname} port ${dns.port}, every ${dns.interval} ms${dns.nameserver ? ` from ${dns.nameserver}` : ''}`,
   };
 }
 

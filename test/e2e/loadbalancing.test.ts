@@ -12,12 +12,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deliveryReport, DeliveryTracker, OtlpTraceLoad, type LoadTrace } from '../support/otlp-trace-load.ts';
 import { freePort, SkybridgeProcess } from '../support/skybridge-process.ts';
+import { TestDnsServer } from '../support/dns-server.ts';
 import { StandInOap, type DecodedSegment } from '../support/stand-in-oap.ts';
 
-function gatewayYaml(port: number, oap: StandInOap): string {
+function gatewayYaml(port: number, oap: StandInOap, host = '127.0.0.1'): string {
   return `
 receivers:
-  otlp: { grpc: { endpoint: "127.0.0.1:${port}" }, http: null }
+  otlp: { grpc: { endpoint: "${host}:${port}" }, http: null }
 exporters:
   skywalking:
     endpoint: "${oap.endpoint}"
@@ -29,14 +30,17 @@ pipelines:
 `;
 }
 
-function agentYaml(port: number, gateways: number[]): string {
+function agentYaml(port: number, gateways: number[] | { dns: TestDnsServer; port: number }): string {
+  const resolver = Array.isArray(gateways)
+    ? `{ static: { hostnames: [${gateways.map((g) => `"127.0.0.1:${g}"`).join(', ')}] } }`
+    : `{ dns: { hostname: gateways.test, port: ${gateways.port}, interval: 200ms, nameserver: "${gateways.dns.address}" } }`;
   return `
 receivers:
   otlp: { grpc: null, http: { endpoint: "127.0.0.1:${port}" } }
 exporters:
   loadbalancing:
     protocol: { otlp: { timeout: 8s } }
-    resolver: { static: { hostnames: [${gateways.map((g) => `"127.0.0.1:${g}"`).join(', ')}] } }
+    resolver: ${resolver}
     eject_after_failures: 2
     probe_interval: 500ms
 pipelines:
@@ -139,5 +143,68 @@ describe('loadbalancing exporter: two agents, two gateways (real processes)', ()
         `${unlinked(l.acked, allSegments())} backend segments without their ref, refusals ${JSON.stringify(Object.fromEntries(l.refusals))}\n`,
     );
     assert.ok(afterRestart > 0, 'the restarted gateway takes traces again');
+  });
+});
+
+describe('loadbalancing exporter: gateways added and removed through DNS under load (real processes)', () => {
+  const hosts = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
+  const oaps: StandInOap[] = [];
+  const gateways: SkybridgeProcess[] = [];
+  const agents: SkybridgeProcess[] = [];
+  const agentPorts: number[] = [];
+  let dns: TestDnsServer;
+
+  before(async () => {
+    dns = await TestDnsServer.start();
+    dns.records.set('gateways.test', hosts.slice(0, 2));
+    // One port, three loopback addresses: as a headless Service gives one port and several pod IPs.
+    const port = await freePort();
+    for (let i = 0; i < 3; i++) {
+      oaps.push(await StandInOap.start());
+      gateways.push(await SkybridgeProcess.start(`dns-gateway${i + 1}`, gatewayYaml(port, oaps[i]!, hosts[i])));
+    }
+    for (let i = 0; i < 2; i++) {
+      agentPorts.push(await freePort());
+      agents.push(await SkybridgeProcess.start(`dns-agent${i + 1}`, agentYaml(agentPorts[i]!, { dns, port })));
+    }
+  });
+
+  after(async () => {
+    await Promise.allSettled([...agents, ...gateways].map((p) => p.stop()));
+    await Promise.allSettled(oaps.map((o) => o.stop()));
+    await dns?.close();
+  });
+
+  it('loses nothing acknowledged while a gateway joins and another leaves, and reports the traces split', async () => {
+    const l = new OtlpTraceLoad({
+      url: () => `http://127.0.0.1:${agentPorts[0]}/v1/traces`,
+      backendUrl: () => `http://127.0.0.1:${agentPorts[1]}/v1/traces`,
+      tracesPerRequest: 20,
+      intervalMs: 50,
+      maxInFlight: 8,
+    });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    l.start();
+    await sleep(1_500);
+    dns.records.set('gateways.test', hosts); // scale up: the third gateway joins
+    await sleep(2_000);
+    dns.records.set('gateways.test', [hosts[0]!, hosts[2]!]); // scale down: the second leaves...
+    await sleep(1_000);
+    await gateways[1]!.stop(); // ...and stops once the agents no longer send to it
+    await sleep(2_000);
+    await l.drain(40_000);
+    const segments = () => oaps.flatMap((o) => o.segments);
+    await new DeliveryTracker(segments()).waitForAll(() => l.acked, 30_000);
+    const report = deliveryReport(l.acked, segments());
+    assert.deepEqual(report.missing, [], 'nothing acknowledged lost');
+    const perTrace = gatewaysPerTrace(oaps);
+    const split = l.acked.filter((t) => perTrace.get(t.traceId)!.size > 1).length;
+    process.stdout.write(
+      `# DNS add + remove: ${l.acked.length} traces acknowledged, ${split} split across gateways (${((100 * split) / l.acked.length).toFixed(2)}%), ` +
+        `${unlinked(l.acked, segments())} backend segments without their ref, segments per gateway ${oaps.map((o) => o.segments.length).join('/')}\n`,
+    );
+    assert.ok(oaps[2]!.segments.length > 0, 'the added gateway takes traces');
+    // The target is 0 (#15); what stops it today is exporters/loadbalancing/README.md "Left for later".
+    assert.ok(split <= l.acked.length * 0.05, `split traces stay rare: ${split}`);
   });
 });
