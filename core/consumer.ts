@@ -37,9 +37,19 @@ export interface TraceConsumer {
    * `next` the runtime hands receivers (core/pipeline/observed-consumers.ts); absent elsewhere.
    */
   admit?(): void;
+  /**
+   * True while this stage or a later one holds spans of the trace, or built it so recently that
+   * more of its spans would still join it (the flushed-span index). A gateway asks before it hands
+   * a trace over to the gateway that owned it before a ring change (receivers/otlp/handover.ts).
+   * Absent means: holds nothing.
+   */
+  holds?(traceId: string): boolean;
 }
 
-/** Passes `abandon` on to `next` (for stages that hold no spans themselves). */
-export function forwardAbandon(next: TraceConsumer): Pick<TraceConsumer, 'abandon'> {
-  return next.abandon === undefined ? {} : { abandon: (traceIds) => next.abandon!(traceIds) };
+/** Passes `abandon` and `holds` on to `next` (for stages that hold no spans themselves). */
+export function forwardTraceCalls(next: TraceConsumer): Pick<TraceConsumer, 'abandon' | 'holds'> {
+  return {
+    ...(next.abandon === undefined ? {} : { abandon: (traceIds: ReadonlySet<string>) => next.abandon!(traceIds) }),
+    ...(next.holds === undefined ? {} : { holds: (traceId: string) => next.holds!(traceId) }),
+  };
 }

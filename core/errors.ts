@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'SKB_ERR_INPUT_MEDIA_TYPE'
   | 'SKB_ERR_OVERLOADED'
   | 'SKB_ERR_UNAVAILABLE'
-  | 'SKB_ERR_EXPORT_FAILED';
+  | 'SKB_ERR_EXPORT_FAILED'
+  | 'SKB_ERR_NOT_HELD';
 
 export class SkybridgeError extends Error {
   readonly code: ErrorCode;
@@ -79,6 +80,16 @@ export class UnavailableError extends SkybridgeError {
 export class ExportFailedError extends SkybridgeError {
   constructor(message: string, cause?: unknown) {
     super('SKB_ERR_EXPORT_FAILED', message, { retryable: false, grpcStatus: GrpcStatus.INTERNAL, httpStatus: 500, cause });
+  }
+}
+
+/**
+ * Between gateways only: a handover of spans "if you hold their trace" (receivers/otlp/handover.ts)
+ * reached a gateway that does not; the sending gateway keeps them. Not an error any SDK sees.
+ */
+export class NotHeldError extends SkybridgeError {
+  constructor(message: string) {
+    super('SKB_ERR_NOT_HELD', message, { retryable: false, grpcStatus: GrpcStatus.FAILED_PRECONDITION, httpStatus: 409 });
   }
 }
 

@@ -30,4 +30,8 @@ export class Fanout implements TraceConsumer {
   abandon(traceIds: ReadonlySet<string>): void {
     for (const c of this.#consumers) c.abandon?.(traceIds);
   }
+
+  holds(traceId: string): boolean {
+    return this.#consumers.some((c) => c.holds?.(traceId) === true);
+  }
 }

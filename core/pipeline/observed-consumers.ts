@@ -3,7 +3,7 @@
  * component hand-rolling them (the Collector's obsreport).
  */
 import type { AdmissionLedger } from '../admission/admission-ledger.ts';
-import { forwardAbandon, type ConsumeContext, type TraceConsumer } from '../consumer.ts';
+import { forwardTraceCalls, type ConsumeContext, type TraceConsumer } from '../consumer.ts';
 import { asSkybridgeError } from '../errors.ts';
 import { countSpans, type SpanBatch } from '../model/span-batch.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -17,7 +17,7 @@ export function observeReceiverOutput(receiverId: string, next: TraceConsumer, m
   const who = `Receiver ${receiverId}`;
   return {
     mutatesData: next.mutatesData,
-    ...forwardAbandon(next),
+    ...forwardTraceCalls(next),
     admit: () => admission?.admit(who),
     async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       const n = countSpans(batch);
@@ -38,7 +38,7 @@ export function observeReceiverOutput(receiverId: string, next: TraceConsumer, m
 export function observeProcessorInput(processorId: string, consumer: TraceConsumer, metrics: Metrics): TraceConsumer {
   return {
     mutatesData: consumer.mutatesData,
-    ...forwardAbandon(consumer),
+    ...forwardTraceCalls(consumer),
     consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       metrics.processorIncomingSpans.inc({ component: processorId }, countSpans(batch));
       return consumer.consume(batch, ctx);
@@ -49,7 +49,7 @@ export function observeProcessorInput(processorId: string, consumer: TraceConsum
 export function observeProcessorOutput(processorId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
   return {
     mutatesData: next.mutatesData,
-    ...forwardAbandon(next),
+    ...forwardTraceCalls(next),
     async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       await next.consume(batch, ctx);
       metrics.processorOutgoingSpans.inc({ component: processorId }, countSpans(batch));

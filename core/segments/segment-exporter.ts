@@ -139,6 +139,10 @@ export class SegmentExporter implements Exporter {
   }
 
   /** Drops the held spans of traces the source took back; batches waiting on them are refused (retryable). */
+  holds(traceId: string): boolean {
+    return this.#assembler.knows(traceId);
+  }
+
   abandon(traceIds: ReadonlySet<string>): void {
     const spans = this.#assembler.abandon(traceIds);
     this.#acks?.abandonTraces(traceIds, new UnavailableError(`Exporter ${this.settings.id}: the source took these traces back (abandoned).`));

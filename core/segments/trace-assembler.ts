@@ -117,6 +117,11 @@ export class TraceAssembler {
     return this.#buffer.get(traceId) !== undefined || this.#dueIds.has(traceId);
   }
 
+  /** Held, or flushed recently enough that a late span of it still gets its refs (flushed-span index). */
+  knows(traceId: string): boolean {
+    return this.holds(traceId) || this.#index.trace(traceId) !== undefined;
+  }
+
   /**
    * Buffer a batch. Never throws for data reasons; duplicates are counted and skipped. With
    * `wholeTraces` the batch's traces are built at once (an earlier stage already waited for them),

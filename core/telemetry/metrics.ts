@@ -134,7 +134,7 @@ export class Metrics {
   });
   readonly assemblerEvents = new Counter({
     name: 'skybridge_assembler_events_total',
-    help: 'Trace-assembly events: traces flushed (complete/timeout/evicted/shutdown), late spans, orphan refs, self links (span links to the span itself or its own segment, dropped), span_id_reused (a span sent with the id of another held span, kept under a derived id).',
+    help: 'Trace-assembly events: traces flushed (complete/timeout/evicted/shutdown), late spans, orphan refs, self links (span links to the span itself or its own segment, dropped), span_id_reused (a span sent with the id of another held span, kept under a derived id); on an OTLP receiver with handover: handed_over, kept_not_held, kept_unreachable.',
     labelNames: ['component', 'event'] as const,
     registers: [this.registry],
   });

@@ -30,8 +30,8 @@ import { splitByTrace } from '../../core/model/split-by-trace.ts';
 import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import { createOapClient } from '../skywalking/oap-client.ts';
 import type { LoadbalancingConfig } from './config.ts';
-import { HashRing, traceKey } from './hash-ring.ts';
-import { createResolver, type Resolver } from './resolver.ts';
+import { HashRing, traceKey } from '../../core/routing/hash-ring.ts';
+import { createResolver, type Resolver } from '../../core/routing/resolver.ts';
 
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 /** First wait before a retry to the same gateway; doubles per attempt. */

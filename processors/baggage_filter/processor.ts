@@ -67,6 +67,10 @@ export class BaggageFilterProcessor implements Processor {
   abandon(traceIds: ReadonlySet<string>): void {
     this.#next.abandon?.(traceIds);
   }
+  holds(traceId: string): boolean {
+    return this.#next.holds?.(traceId) === true;
+  }
+
 
   consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
     this.filter(batch);

@@ -117,6 +117,10 @@ export class BatchProcessor implements Processor {
     this.#flush(this.#lanes.whole, 'abandon');
     this.#next.abandon?.(traceIds);
   }
+  holds(traceId: string): boolean {
+    return this.#next.holds?.(traceId) === true;
+  }
+
 
   /** Adds one trace group, sending the batch before it when the group would push it over a cap. */
   #add(lane: Lane, group: TraceGroup, envelopes: EnvelopeSizes, ctx: ConsumeContext): BatchOutcome {

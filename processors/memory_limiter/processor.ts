@@ -72,6 +72,10 @@ export class MemoryLimiterProcessor implements Processor {
   abandon(traceIds: ReadonlySet<string>): void {
     this.#next.abandon?.(traceIds);
   }
+  holds(traceId: string): boolean {
+    return this.#next.holds?.(traceId) === true;
+  }
+
 
   consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
     if (this.#state !== MemoryState.OK) {

@@ -207,6 +207,10 @@ export class TailSamplingProcessor implements Processor {
     this.#next.abandon?.(traceIds);
   }
 
+  holds(traceId: string): boolean {
+    return this.#buffer.get(traceId) !== undefined || this.#outbox.some((t) => t.traceId === traceId) || this.#next.holds?.(traceId) === true;
+  }
+
   async start(): Promise<void> {
     if (this.#timer) return;
     // A few ticks per quiet period, and at most 250 ms apart so windows close on time.

@@ -3,7 +3,8 @@
  * for one switches it off, as the Collector's otlp receiver does with an absent protocol.
  */
 import { z } from 'zod';
-import { endpoint, size } from '../../core/config/units.ts';
+import { duration, endpoint, size, tlsClientSchema } from '../../core/config/units.ts';
+import { resolverSchema } from '../../core/routing/config.ts';
 
 const grpcSchema = z
   .strictObject({
@@ -42,10 +43,23 @@ const httpSchema = z
   })
   .describe('OTLP over HTTP (protobuf and JSON bodies). null disables it.');
 
+const handoverSchema = z
+  .strictObject({
+    resolver: resolverSchema,
+    self: endpoint('this gateway').describe('This gateway as it appears in the resolver\'s answers ("podIP:4317"; in Kubernetes "${POD_IP}:4317" from the downward API).'),
+    grace: duration({ min: '100ms', max: '1h' })
+      .prefault('15s')
+      .describe('After a change of the gateway set: for this long, spans of traces this gateway does not hold go to their previous owner; for as long again, only those of traces the previous owner still holds. Set it above the agents\' resolver interval plus the assembly max_wait.'),
+    timeout: duration({ min: '10ms', max: '1m' }).prefault('5s').describe('Deadline of one handover call; when it fails, the spans stay here.'),
+    tls: tlsClientSchema.prefault({}),
+  })
+  .describe('On a gateway behind loadbalancing agents: hands spans of traces in flight to the gateway that owned them before the gateway set changed, so a scale event does not split them (receivers/otlp/README.md). Off when absent.');
+
 export const otlpConfigSchema = z
   .strictObject({
     grpc: grpcSchema.nullable().prefault({}),
     http: httpSchema.nullable().prefault({}),
+    handover: handoverSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.grpc === null && cfg.http === null) {

@@ -5,11 +5,14 @@
  */
 import type { ComponentSettings } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
-import { asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
+import type { SpanBatch } from '../../core/model/span-batch.ts';
+import { asSkybridgeError, NotHeldError, type SkybridgeError } from '../../core/errors.ts';
+import { splitByTrace } from '../../core/model/split-by-trace.ts';
 import { decodeJsonTraces } from './decode-json.ts';
 import { decodeProtobufTraces } from './decode-protobuf.ts';
 import type { DecodedTraces } from './decoded-traces.ts';
 import type { OtlpEncoding } from './encode-response.ts';
+import type { Handover, HandoverMode } from './handover.ts';
 
 /** What to answer an Export request with. */
 export type ExportResult =
@@ -27,11 +30,13 @@ export class ExportHandler {
   readonly #next: TraceConsumer;
   readonly #ctx: ConsumeContext;
   readonly #transport: OtlpTransport;
+  readonly #handover: Handover | undefined;
 
-  constructor(settings: ComponentSettings, next: TraceConsumer, transport: OtlpTransport) {
+  constructor(settings: ComponentSettings, next: TraceConsumer, transport: OtlpTransport, handover?: Handover) {
     this.#settings = settings;
     this.#next = next;
     this.#transport = transport;
+    this.#handover = handover;
     this.#ctx = { receiver: settings.id, transport };
   }
 
@@ -39,7 +44,7 @@ export class ExportHandler {
    * Decodes `body` and waits for the next stage to accept it. Never rejects: decode failures and
    * refusals come back as `{ ok: false }`.
    */
-  async export(body: Uint8Array, encoding: OtlpEncoding): Promise<ExportResult> {
+  async export(body: Uint8Array, encoding: OtlpEncoding, handedOver?: HandoverMode): Promise<ExportResult> {
     let decoded: DecodedTraces;
     try {
       // No room: refuse before decoding, so overload costs neither decode CPU nor decoded memory.
@@ -50,7 +55,16 @@ export class ExportHandler {
     }
     if (decoded.spanCount > 0) {
       try {
-        await this.#next.consume(decoded.batch, this.#ctx);
+        let batch: SpanBatch | undefined = decoded.batch;
+        if (handedOver === 'if-held') {
+          // Another gateway offers spans of traces it believes this one holds (handover.ts).
+          for (const traceId of splitByTrace(batch).keys()) {
+            if (!this.#next.holds?.(traceId)) throw new NotHeldError(`Trace ${traceId} is not held here.`);
+          }
+        } else if (handedOver === undefined && this.#handover !== undefined) {
+          batch = await this.#handover.keepLocal(batch);
+        }
+        if (batch !== undefined) await this.#next.consume(batch, this.#ctx);
       } catch (err) {
         // The sender keeps these spans and may resend them, so nothing is counted as dropped here.
         return { ok: false, error: asSkybridgeError(err) };

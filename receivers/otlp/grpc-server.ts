@@ -11,6 +11,7 @@ import type { Logger } from '../../core/telemetry/logger.ts';
 import type { OtlpConfig } from './config.ts';
 import { encodeExportResponse, encodeStatus } from './encode-response.ts';
 import type { ExportHandler } from './export-handler.ts';
+import { HANDOVER_HEADER } from './handover.ts';
 
 /** The `grpc` block of OtlpConfig, when enabled. */
 export type OtlpGrpcConfig = NonNullable<OtlpConfig['grpc']>;
@@ -89,7 +90,9 @@ export class OtlpGrpcServer {
 
   async #onExport(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): Promise<void> {
     if (this.#closing) return this.#refuse(callback, new UnavailableError('The receiver is shutting down.', SHUTDOWN_RETRY_AFTER_MS));
-    const result = await this.#handler.export(call.request, 'protobuf');
+    const handedOver = call.metadata.get(HANDOVER_HEADER)[0];
+    const mode = handedOver === 'take' || handedOver === 'if-held' ? handedOver : undefined;
+    const result = await this.#handler.export(call.request, 'protobuf', mode);
     if (!result.ok) return this.#refuse(callback, result.error);
     this.#handler.answered('OK');
     callback(null, encodeExportResponse('protobuf', result.rejectedSpans, result.rejectMessage));

@@ -8,6 +8,7 @@ import type { TraceConsumer } from '../../core/consumer.ts';
 import type { OtlpConfig } from './config.ts';
 import { ExportHandler } from './export-handler.ts';
 import { OtlpGrpcServer } from './grpc-server.ts';
+import { Handover } from './handover.ts';
 import { OtlpHttpServer } from './http-server.ts';
 
 /** Receives OTLP trace exports over gRPC and/or HTTP and hands each batch to `next`. */
@@ -15,14 +16,16 @@ export class OtlpReceiver implements Receiver {
   readonly #settings: ComponentSettings;
   readonly #grpc: OtlpGrpcServer | undefined;
   readonly #http: OtlpHttpServer | undefined;
+  readonly #handover: Handover | undefined;
   #started: Promise<void> | undefined;
   #shutdown: Promise<void> | undefined;
 
   constructor(settings: ComponentSettings, config: OtlpConfig, next: TraceConsumer) {
     this.#settings = settings;
     const logger = settings.logger;
-    if (config.grpc !== null) this.#grpc = new OtlpGrpcServer(config.grpc, new ExportHandler(settings, next, 'grpc'), logger);
-    if (config.http !== null) this.#http = new OtlpHttpServer(config.http, new ExportHandler(settings, next, 'http'), logger);
+    if (config.handover !== undefined) this.#handover = new Handover(settings, config.handover, next);
+    if (config.grpc !== null) this.#grpc = new OtlpGrpcServer(config.grpc, new ExportHandler(settings, next, 'grpc', this.#handover), logger);
+    if (config.http !== null) this.#http = new OtlpHttpServer(config.http, new ExportHandler(settings, next, 'http', this.#handover), logger);
   }
 
   /** The bound OTLP/gRPC port once started (useful with port 0); undefined when disabled or not started. */
@@ -45,6 +48,7 @@ export class OtlpReceiver implements Receiver {
 
   async #start(host: Host): Promise<void> {
     if (this.#shutdown !== undefined) return;
+    await this.#handover?.start();
     const onFatal = (err: Error): void => host.reportFatal(this.#settings.id, err);
     const binds = await Promise.allSettled([this.#grpc?.listen(), this.#http?.listen(onFatal)]);
     const failed = binds.find((b): b is PromiseRejectedResult => b.status === 'rejected');
@@ -70,6 +74,7 @@ export class OtlpReceiver implements Receiver {
       // Let a start() that is still binding finish first, so its servers are closed too.
       await this.#started?.catch(() => undefined);
       await Promise.all([this.#grpc?.close(deadline), this.#http?.close(deadline)]);
+      this.#handover?.stop();
     })());
   }
 }

@@ -6,7 +6,9 @@
  * and the backend's to agent 2, so a trace is whole only if both agents pick the same gateway.
  *
  * Then one gateway is SIGKILLed under load, and later started again: nothing acknowledged may be
- * lost. A trace is "split" when its segments came from both gateways; the count is reported.
+ * lost. A trace is "split" when its segments came from both gateways; the count is reported. The
+ * gateways run the OTLP receiver's handover (receivers/otlp/handover.ts) over the same static list;
+ * the DNS cases below run with and without it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,10 +17,16 @@ import { freePort, SkybridgeProcess } from '../support/skybridge-process.ts';
 import { TestDnsServer } from '../support/dns-server.ts';
 import { StandInOap, type DecodedSegment } from '../support/stand-in-oap.ts';
 
-function gatewayYaml(port: number, oap: StandInOap, host = '127.0.0.1'): string {
+function gatewayYaml(port: number, oap: StandInOap, host = '127.0.0.1', handover?: TestDnsServer | number[]): string {
+  const resolver = Array.isArray(handover)
+    ? `{ static: { hostnames: [${handover.map((g) => `"127.0.0.1:${g}"`).join(', ')}] } }`
+    : `{ dns: { hostname: gateways.test, port: ${port}, interval: 200ms, nameserver: "${handover?.address}" } }`;
+  const handoverYaml = handover ? `\n    handover: { resolver: ${resolver}, self: "${host}:${port}", grace: 3s }` : '';
   return `
 receivers:
-  otlp: { grpc: { endpoint: "${host}:${port}" }, http: null }
+  otlp:
+    grpc: { endpoint: "${host}:${port}" }
+    http: null${handoverYaml}
 exporters:
   skywalking:
     endpoint: "${oap.endpoint}"
@@ -82,7 +90,7 @@ describe('loadbalancing exporter: two agents, two gateways (real processes)', ()
   before(async () => {
     oaps.push(await StandInOap.start(), await StandInOap.start());
     const gatewayPorts = [await freePort(), await freePort()];
-    for (let i = 0; i < 2; i++) gateways.push(await SkybridgeProcess.start(`gateway${i + 1}`, gatewayYaml(gatewayPorts[i]!, oaps[i]!)));
+    for (let i = 0; i < 2; i++) gateways.push(await SkybridgeProcess.start(`gateway${i + 1}`, gatewayYaml(gatewayPorts[i]!, oaps[i]!, '127.0.0.1', gatewayPorts)));
     for (let i = 0; i < 2; i++) {
       agentPorts.push(await freePort());
       agents.push(await SkybridgeProcess.start(`agent${i + 1}`, agentYaml(agentPorts[i]!, gatewayPorts)));
@@ -143,10 +151,11 @@ describe('loadbalancing exporter: two agents, two gateways (real processes)', ()
         `${unlinked(l.acked, allSegments())} backend segments without their ref, refusals ${JSON.stringify(Object.fromEntries(l.refusals))}\n`,
     );
     assert.ok(afterRestart > 0, 'the restarted gateway takes traces again');
+    assert.ok(split <= l.acked.length * 0.01, `traces split by the kill and the return stay rare (0 in every run here): ${split}`);
   });
 });
 
-describe('loadbalancing exporter: gateways added and removed through DNS under load (real processes)', () => {
+for (const handover of [false, true]) describe(`loadbalancing exporter: gateways added and removed through DNS under load (real processes)${handover ? ', gateways handing over traces in flight' : ''}`, () => {
   const hosts = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
   const oaps: StandInOap[] = [];
   const gateways: SkybridgeProcess[] = [];
@@ -161,7 +170,7 @@ describe('loadbalancing exporter: gateways added and removed through DNS under l
     const port = await freePort();
     for (let i = 0; i < 3; i++) {
       oaps.push(await StandInOap.start());
-      gateways.push(await SkybridgeProcess.start(`dns-gateway${i + 1}`, gatewayYaml(port, oaps[i]!, hosts[i])));
+      gateways.push(await SkybridgeProcess.start(`dns-gateway${i + 1}`, gatewayYaml(port, oaps[i]!, hosts[i], handover ? dns : undefined)));
     }
     for (let i = 0; i < 2; i++) {
       agentPorts.push(await freePort());
@@ -200,11 +209,13 @@ describe('loadbalancing exporter: gateways added and removed through DNS under l
     const perTrace = gatewaysPerTrace(oaps);
     const split = l.acked.filter((t) => perTrace.get(t.traceId)!.size > 1).length;
     process.stdout.write(
-      `# DNS add + remove: ${l.acked.length} traces acknowledged, ${split} split across gateways (${((100 * split) / l.acked.length).toFixed(2)}%), ` +
+      `# DNS add + remove${handover ? ' with handover' : ''}: ${l.acked.length} traces acknowledged, ${split} split across gateways (${((100 * split) / l.acked.length).toFixed(2)}%), ` +
         `${unlinked(l.acked, segments())} backend segments without their ref, segments per gateway ${oaps.map((o) => o.segments.length).join('/')}\n`,
     );
     assert.ok(oaps[2]!.segments.length > 0, 'the added gateway takes traces');
-    // The target is 0 (#15); what stops it today is exporters/loadbalancing/README.md "Left for later".
-    assert.ok(split <= l.acked.length * 0.05, `split traces stay rare: ${split}`);
+    // Measured: 0 with handover in every run here, 0.9-2.2% without. The bound leaves room for a
+    // loaded CI machine, where a lookup or a handover call can be late.
+    if (handover) assert.ok(split <= l.acked.length * 0.002, `no trace split when the gateways hand over traces in flight: ${split}`);
+    else assert.ok(split <= l.acked.length * 0.05, `split traces stay rare: ${split}`);
   });
 });

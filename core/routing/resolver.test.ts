@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../core/telemetry/logger.ts';
+import { createLogger } from '../telemetry/logger.ts';
 import { TestDnsServer } from '../../test/support/dns-server.ts';
-import { loadbalancingConfigSchema } from './config.ts';
+import { loadbalancingConfigSchema } from '../../exporters/loadbalancing/config.ts';
 import { createResolver } from './resolver.ts';
 
 const logger = createLogger({ level: 'silent' });

@@ -5,7 +5,7 @@
  * the ring), and is logged.
  */
 import { lookup, Resolver as DnsClient } from 'node:dns/promises';
-import type { Logger } from '../../core/telemetry/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import type { ResolverConfig } from './config.ts';
 
 export interface Resolver {
