@@ -91,7 +91,21 @@ function guardProcessExit(child: ChildProcess): () => void {
   };
 }
 
+/**
+ * Starts the OAP. Its ports are picked free by oap.sh and bound by the JVM seconds later, so another
+ * test process can take one in between ("Address already in use"): then it starts again on new ports.
+ */
 export async function startOap(opts: StartOapOptions = {}): Promise<RealOap> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOapOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOapOnce(opts: StartOapOptions): Promise<RealOap> {
   const dir = mkdtempSync(join(tmpdir(), 'skb-oap-'));
   const logFile = join(dir, 'oap.log');
   const zipkinPort = await freePort();
