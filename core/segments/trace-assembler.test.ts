@@ -253,6 +253,20 @@ describe('TraceAssembler: joined spans (#14 class 2)', () => {
   });
 });
 
+describe('TraceAssembler.knows (what a gateway handover asks)', () => {
+  it('knows a trace while it is held, and after it was built while the flushed-span index remembers it', () => {
+    const { assembler } = setup({ flushed_index_size: 100 });
+    const t = threeServiceTrace();
+    assert.equal(assembler.knows(t.traceId), false);
+    assembler.add(batchOf(t.batches.frontend));
+    assert.equal(assembler.knows(t.traceId), true);
+    assembler.tick(Date.now() + 20_000);
+    assert.equal(assembler.heldSpans, 0);
+    assert.equal(assembler.knows(t.traceId), true, 'built, but its late spans would still join it');
+    assert.equal(setup({ flushed_index_size: 0 }).assembler.knows(t.traceId), false);
+  });
+});
+
 describe('TraceAssembler with whole traces', () => {
   it('builds segments at once when an earlier stage says the traces are whole', () => {
     const { assembler, out } = setup();
