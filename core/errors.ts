@@ -93,6 +93,26 @@ export class NotHeldError extends SkybridgeError {
   }
 }
 
+/** Longest piece of a sender's own text (a key, a value) echoed in an answer or a log line. */
+export const ECHO_MAX_CHARS = 64;
+
+/** `text` cut to ECHO_MAX_CHARS, saying how much was left out: senders choose keys of any length. */
+export function echo(text: string): string {
+  return text.length <= ECHO_MAX_CHARS ? text : `${text.slice(0, ECHO_MAX_CHARS)}… (${text.length} characters)`;
+}
+
+/**
+ * What a decoder threw, as the sender's fault: a SkybridgeError stays as it is (a decoder's own
+ * InvalidInputError, or a refusal thrown before decoding); anything else (a RangeError, a stack
+ * overflow on hostile nesting) becomes INVALID_ARGUMENT / 400, never a retryable status, which
+ * would make the sender resend the same garbage forever.
+ */
+export function asDecodeError(err: unknown, what: string): SkybridgeError {
+  if (err instanceof SkybridgeError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new InvalidInputError(`Cannot decode ${what}: ${message.length > 200 ? `${message.slice(0, 200)}…` : message}`);
+}
+
 /** Normalise anything thrown downstream into a SkybridgeError a receiver can answer with. */
 export function asSkybridgeError(err: unknown): SkybridgeError {
   if (err instanceof SkybridgeError) return err;

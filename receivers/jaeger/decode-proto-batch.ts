@@ -5,7 +5,7 @@
  * is skipped as unknown, as protobuf parsers do.
  */
 import protobuf from 'protobufjs/minimal.js';
-import { InvalidInputError } from '../../core/errors.ts';
+import { echo, InvalidInputError } from '../../core/errors.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
 import type { AttributeValue, Attributes } from '../../core/model/span-batch.ts';
 import { int64Value, type JaegerBatch, type JaegerLog, type JaegerProcess, type JaegerSpan, type JaegerSpanRef } from './jaeger-batch.ts';
@@ -184,7 +184,7 @@ function readKeyValueInto(r: Reader, into: Attributes): void {
     case ValueType.FLOAT64: value = vFloat64; break;
     case ValueType.BINARY: value = vBinary ?? new Uint8Array(0); break;
     default:
-      throw new InvalidInputError(`KeyValue "${key}" has an unknown v_type ${vType}; model.proto ValueType is 0..4.`);
+      throw new InvalidInputError(`KeyValue "${echo(key)}" has an unknown v_type ${vType}; model.proto ValueType is 0..4.`);
   }
   setAttribute(into, key, value);
 }

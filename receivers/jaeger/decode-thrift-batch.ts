@@ -4,7 +4,7 @@
  * jaeger-client package). As generated Thrift code does, a known field sent with another type is
  * skipped like an unknown one, and a missing `required` field fails the whole message.
  */
-import { InvalidInputError } from '../../core/errors.ts';
+import { echo, InvalidInputError } from '../../core/errors.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
 import type { AttributeValue, Attributes } from '../../core/model/span-batch.ts';
 import { TMessageType, TType, typeName, type ThriftReader } from '../../core/thrift/thrift-reader.ts';
@@ -210,7 +210,7 @@ function readTagInto(r: ThriftReader, attrs: Attributes): void {
     // Copied so a small tag does not keep the whole packet or request body alive.
     case TagType.BINARY: value = new Uint8Array(vBinary ?? []); break;
     default:
-      throw new InvalidInputError(`Tag "${key}" has an unknown vType ${vType}; jaeger.thrift TagType is 0..4.`);
+      throw new InvalidInputError(`Tag "${echo(key)}" has an unknown vType ${vType}; jaeger.thrift TagType is 0..4.`);
   }
   setAttribute(attrs, key, value);
 }

@@ -14,7 +14,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { parseHostPort } from '../../core/config/units.ts';
-import { UnavailableError, asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
+import { UnavailableError, asDecodeError, type SkybridgeError } from '../../core/errors.ts';
 import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
 import type { BatchHandler } from './batch-handler.ts';
 import type { JaegerGrpcConfig } from './config.ts';
@@ -96,7 +96,7 @@ export class GrpcCollectorServer {
     try {
       batch = decodePostSpansRequest(request);
     } catch (err) {
-      return this.#refuse(callback, asSkybridgeError(err));
+      return this.#refuse(callback, asDecodeError(err, 'the Jaeger PostSpansRequest'));
     }
     const result = await this.#handler.submit(batch);
     if (!result.ok) return this.#refuse(callback, result.error);

@@ -6,7 +6,7 @@
  * `Retry-After`. Binding, routing, body limits and shutdown are the shared IngestHttpServer's.
  */
 import type { IncomingMessage } from 'node:http';
-import { UnsupportedMediaTypeError, asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
+import { UnsupportedMediaTypeError, asDecodeError, type SkybridgeError } from '../../core/errors.ts';
 import { IngestHttpServer, type IngestAnswer } from '../../core/http/ingest-http-server.ts';
 import { mediaType } from '../../core/http/media-type.ts';
 import { BinaryProtocolReader } from '../../core/thrift/binary-protocol-reader.ts';
@@ -48,7 +48,7 @@ export class ThriftHttpServer extends IngestHttpServer<'thrift'> {
     try {
       batch = decodeThriftBatch(new BinaryProtocolReader(body));
     } catch (err) {
-      return asSkybridgeError(err);
+      return asDecodeError(err, 'the Jaeger Thrift batch');
     }
     const result = await this.#handler.submit(batch);
     return result.ok ? { status: 202 } : result.error;

@@ -5,7 +5,7 @@
  * hex (not base64), enums as integers or their names, 64-bit integers as strings or numbers, unknown
  * keys ignored, `null` read as the field's default.
  */
-import { InvalidInputError } from '../../core/errors.ts';
+import { echo, InvalidInputError } from '../../core/errors.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
 import type {
   AttributeValue,
@@ -341,7 +341,7 @@ class JsonTraceDecoder {
     if (this.#ss >= 0) parts.push(`scopeSpans[${this.#ss}]`);
     if (this.#sp >= 0) parts.push(`spans[${this.#sp}]`);
     if (this.#sub !== '') parts.push(`${this.#sub}[${this.#subIndex}]`);
-    if (field !== '') parts.push(this.#key === undefined ? field : `${field}[${JSON.stringify(this.#key)}]`);
+    if (field !== '') parts.push(this.#key === undefined ? field : `${field}[${JSON.stringify(echo(this.#key))}]`);
     const at = parts.length === 0 ? 'the top level' : parts.join('.');
     throw new InvalidInputError(`Cannot decode OTLP/JSON ExportTraceServiceRequest: at ${at}: ${problem}.`);
   }

@@ -6,7 +6,8 @@
 import type { ComponentSettings } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
 import type { SpanBatch } from '../../core/model/span-batch.ts';
-import { asSkybridgeError, NotHeldError, type SkybridgeError } from '../../core/errors.ts';
+import { RefusalLog } from '../../core/telemetry/refusal-log.ts';
+import { asDecodeError, asSkybridgeError, NotHeldError, type SkybridgeError } from '../../core/errors.ts';
 import { splitByTrace } from '../../core/model/split-by-trace.ts';
 import { decodeJsonTraces } from './decode-json.ts';
 import { decodeProtobufTraces } from './decode-protobuf.ts';
@@ -31,12 +32,14 @@ export class ExportHandler {
   readonly #ctx: ConsumeContext;
   readonly #transport: OtlpTransport;
   readonly #handover: Handover | undefined;
+  readonly #refusals: RefusalLog;
 
   constructor(settings: ComponentSettings, next: TraceConsumer, transport: OtlpTransport, handover?: Handover) {
     this.#settings = settings;
     this.#next = next;
     this.#transport = transport;
     this.#handover = handover;
+    this.#refusals = new RefusalLog(settings.logger, 'an OTLP request');
     this.#ctx = { receiver: settings.id, transport };
   }
 
@@ -51,7 +54,7 @@ export class ExportHandler {
       this.#next.admit?.();
       decoded = encoding === 'protobuf' ? decodeProtobufTraces(body) : decodeJsonTraces(body);
     } catch (err) {
-      return { ok: false, error: asSkybridgeError(err) };
+      return { ok: false, error: asDecodeError(err, `the OTLP ${encoding === 'protobuf' ? 'protobuf' : 'JSON'} request`) };
     }
     if (decoded.spanCount > 0) {
       try {
@@ -92,8 +95,6 @@ export class ExportHandler {
    * debug, where the request metric already shows it; a sender's broken payload goes to warn.
    */
   refused(error: SkybridgeError, status: string): void {
-    const fields = { transport: this.#transport, status, code: error.code, error: error.message };
-    if (error.retryable) this.#settings.logger.debug(fields, 'Refused an OTLP request; the sender should retry.');
-    else this.#settings.logger.warn(fields, 'Refused an OTLP request.');
+    this.#refusals.refused(error, { transport: this.#transport, status });
   }
 }

@@ -13,7 +13,7 @@
  * naming the span (by index) and the field.
  */
 import { createHash } from 'node:crypto';
-import { InvalidInputError } from '../../core/errors.ts';
+import { echo, InvalidInputError } from '../../core/errors.ts';
 import type { AttributeValue, Attributes, InstrumentationScope, ResourceSpans, Span, SpanBatch } from '../../core/model/span-batch.ts';
 import { SpanFlags, SpanKind, StatusCode } from '../../core/model/span-batch.ts';
 import { parseBaggage } from '../../core/propagation/baggage.ts';
@@ -143,7 +143,7 @@ interface SpanWithResource {
 function decodeSpan(raw: unknown, where: string, ctx: W3cRequestContext): SpanWithResource {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${where || 'the body'} must be a span object`);
   const o = raw as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!FIELDS.has(key)) fail(`${where}${key} is not a span field (known: ${[...FIELDS].join(', ')})`);
+  for (const key of Object.keys(o)) if (!FIELDS.has(key)) fail(`${where}${echo(key)} is not a span field (known: ${[...FIELDS].join(', ')})`);
   const name = text(o.name, `${where}name`, true)!;
   const service = text(o.service, `${where}service`, true)!;
   const instance = text(o.instance, `${where}instance`, false);

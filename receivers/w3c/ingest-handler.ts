@@ -5,7 +5,8 @@
  */
 import type { ComponentSettings } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
-import { asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
+import { RefusalLog } from '../../core/telemetry/refusal-log.ts';
+import { asDecodeError, asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
 import { decodeW3cSpans, type DecodedW3cSpans, type W3cRequestContext } from './decode-w3c-spans.ts';
 
 export type W3cIngestResult = { readonly ok: true; readonly ids: DecodedW3cSpans['ids'] } | { readonly ok: false; readonly error: SkybridgeError };
@@ -28,7 +29,7 @@ export class W3cIngestHandler {
       this.#next.admit?.();
       decoded = decodeW3cSpans(ctx, body);
     } catch (err) {
-      return { ok: false, error: asSkybridgeError(err) };
+      return { ok: false, error: asDecodeError(err, 'the W3C spans') };
     }
     if (decoded.ids.length > 0) {
       try {
@@ -47,8 +48,8 @@ export class W3cIngestHandler {
 
   /** Backpressure (retryable) is routine under load and goes to debug; a broken request to warn. */
   refused(error: SkybridgeError): void {
-    const fields = { transport: 'http', status: error.httpStatus, code: error.code, error: error.message };
-    if (error.retryable) this.#settings.logger.debug(fields, 'Refused a W3C span request; the sender should retry.');
-    else this.#settings.logger.warn(fields, 'Refused a W3C span request.');
+    (this.#refusals ??= new RefusalLog(this.#settings.logger, 'a W3C span request')).refused(error, { transport: 'http', status: error.httpStatus });
   }
+
+  #refusals: RefusalLog | undefined;
 }

@@ -6,7 +6,8 @@
  */
 import type { ComponentSettings } from '../../core/component.ts';
 import type { ConsumeContext, TraceConsumer } from '../../core/consumer.ts';
-import { InvalidInputError, asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
+import { RefusalLog } from '../../core/telemetry/refusal-log.ts';
+import { InvalidInputError, asDecodeError, asSkybridgeError, type SkybridgeError } from '../../core/errors.ts';
 import type { ZipkinConfig } from './config.ts';
 import { decodeJsonV1 } from './decode-json-v1.ts';
 import { decodeJsonV2 } from './decode-json-v2.ts';
@@ -61,7 +62,7 @@ export class IngestHandler {
       this.#splitter.split(decoded.spans);
       translated = translateZipkinSpans(decoded.spans, { parseStringTags: this.#parseStringTags, addresses: this.#addresses });
     } catch (err) {
-      return { ok: false, error: asSkybridgeError(err) };
+      return { ok: false, error: asDecodeError(err, 'the Zipkin spans') };
     }
     const rejected = decoded.rejected + translated.rejected;
     const reason = decoded.rejectReason || translated.rejectReason;
@@ -96,8 +97,8 @@ export class IngestHandler {
    * debug, where the request metric already shows it; a sender's broken payload goes to warn.
    */
   refused(error: SkybridgeError, format: string): void {
-    const fields = { transport: 'http', format, status: error.httpStatus, code: error.code, error: error.message };
-    if (error.retryable) this.#settings.logger.debug(fields, 'Refused a Zipkin request; the sender should retry.');
-    else this.#settings.logger.warn(fields, 'Refused a Zipkin request.');
+    (this.#refusals ??= new RefusalLog(this.#settings.logger, 'a Zipkin request')).refused(error, { transport: 'http', format, status: error.httpStatus });
   }
+
+  #refusals: RefusalLog | undefined;
 }

@@ -83,6 +83,18 @@ describe('otlp receiver with bad input', () => {
       assert.match(JSON.parse(res.body.toString()).message, /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.startTimeUnixNano/);
     });
 
+    it('answers hostile nesting under a huge attribute key with 400 and a short body naming a cut key', async () => {
+      const depth = 4_106;
+      const value = '{"kvlistValue":{"values":[{"key":"k","value":'.repeat(depth) + '{"stringValue":"x"}' + '}]}}'.repeat(depth);
+      const key = 'k'.repeat(500_000);
+      const json = `{"resourceSpans":[{"resource":{"attributes":[{"key":"${key}","value":${value}}]},"scopeSpans":[]}]}`;
+      const res = await postRaw(rx.httpUrl, json, { headers: JSON_TYPE });
+      assert.equal(res.status, 400, 'garbage is never answered with a retryable status');
+      assert.ok(res.body.length < 1_000, `the answer does not echo the key: ${res.body.length} bytes`);
+      assert.match(JSON.parse(res.body.toString()).message, /kkkk… \(500000 characters\).*nested deeper than 32 levels/);
+      await assertHttpStillServes();
+    });
+
     it('answers an unsupported or missing Content-Type with 415', async () => {
       for (const headers of [{ 'Content-Type': 'text/plain' }, { 'Content-Type': 'application/protobuf-ish' }, {}]) {
         const res = await postRaw(rx.httpUrl, protobufRequest(), { headers });
