@@ -22,6 +22,7 @@
  *
  * The JaegerBatch is consumed: its tag objects become the spans' attributes without copying.
  */
+import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
 import type {
   Attributes,
@@ -62,13 +63,13 @@ const KINDS: Record<string, SpanKind> = {
 
 const STATUS_CODES: Record<string, StatusCode> = { OK: StatusCode.OK, ERROR: StatusCode.ERROR, UNSET: StatusCode.UNSET };
 
-/** Translates `jb` (see the module comment); spans with unusable ids are counted, not thrown on. */
+/** Translates `jb` (see the module comment); spans with unusable ids or times (core/model/span-times.ts) are counted, not thrown on. */
 export function translateJaegerBatch(jb: JaegerBatch): TranslatedBatch {
   const groups = new Map<JaegerProcess | undefined, Span[]>();
   let spanCount = 0;
   let invalidSpans = 0;
   for (const js of jb.spans) {
-    if (!validTraceId(js.traceId) || !validSpanId(js.spanId)) {
+    if (!validTraceId(js.traceId) || !validSpanId(js.spanId) || spanTimeProblem(js.startTimeUnixNano, js.startTimeUnixNano + (js.durationNano > 0n ? js.durationNano : 0n)) !== undefined) {
       invalidSpans++;
       continue;
     }

@@ -22,6 +22,7 @@ import type {
   StatusCode,
 } from '../../core/model/span-batch.ts';
 import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
 
 type Json = Record<string, unknown>;
@@ -146,7 +147,9 @@ class JsonTraceDecoder {
     let parentSpanId = hexId(pick(o, 'parentSpanId', 'parent_span_id'), 16);
     // An all-zero parent is what some SDKs send for "no parent"; it is read as a root span.
     if (parentSpanId === ZERO_SPAN_ID) parentSpanId = '';
-    const problem = spanIdProblem(traceId, spanId, parentSpanId);
+    const startTimeUnixNano = this.#nanos(pick(o, 'startTimeUnixNano', 'start_time_unix_nano'), 'startTimeUnixNano');
+    const endTimeUnixNano = this.#nanos(pick(o, 'endTimeUnixNano', 'end_time_unix_nano'), 'endTimeUnixNano');
+    const problem = spanIdProblem(traceId, spanId, parentSpanId) ?? spanTimeProblem(startTimeUnixNano, endTimeUnixNano);
     if (problem !== undefined) {
       this.#rejections.add(`resourceSpans[${this.#rs}].scopeSpans[${this.#ss}].spans[${this.#sp}]`, problem);
       return undefined;
@@ -182,8 +185,8 @@ class JsonTraceDecoder {
       flags: this.#uint32(o.flags, 'flags'),
       name: this.#string(o.name, 'name'),
       kind: this.#enum(o.kind, SPAN_KIND_NAMES, 5, 'kind') as SpanKind,
-      startTimeUnixNano: this.#nanos(pick(o, 'startTimeUnixNano', 'start_time_unix_nano'), 'startTimeUnixNano'),
-      endTimeUnixNano: this.#nanos(pick(o, 'endTimeUnixNano', 'end_time_unix_nano'), 'endTimeUnixNano'),
+      startTimeUnixNano,
+      endTimeUnixNano,
       attributes: this.#attributes(o.attributes, 'attributes'),
       droppedAttributesCount: this.#uint32(pick(o, 'droppedAttributesCount', 'dropped_attributes_count'), 'droppedAttributesCount'),
       events,

@@ -174,6 +174,18 @@ describe('decodeProtobufTraces', () => {
     assert.match(out.rejectMessage, /^5 spans were rejected .*resource_spans\[0\]\.scope_spans\[0\]\.spans\[1\]: trace_id must be 16 bytes/);
   });
 
+  it('leaves out spans whose times cannot be clock readings (after 2100-01-01), counts them, and keeps the others', () => {
+    const out = decodeProtobufTraces(
+      request([
+        idSpan(TRACE, SPAN_A, 'now', fixed64Field(7, 1_700_000_000_000_000_000n), fixed64Field(8, 1_700_000_000_050_000_000n)),
+        idSpan(TRACE, SPAN_B, 'top bit set', fixed64Field(7, 2n ** 63n), fixed64Field(8, 2n ** 63n + 5n)),
+      ]),
+    );
+    assert.equal(out.spanCount, 1);
+    assert.equal(out.rejectedSpans, 1);
+    assert.match(out.rejectMessage, /spans\[1\]: its start time is after 2100-01-01/);
+  });
+
   it('omits resources whose spans were all rejected', () => {
     const out = decodeProtobufTraces(request([idSpan(TRACE, '0000000000000000', 'zero span id')]));
     assert.deepEqual(out.batch.resourceSpans, []);

@@ -23,6 +23,7 @@ import type {
   StatusCode,
 } from '../../core/model/span-batch.ts';
 import { SpanRejections } from '../../core/model/span-rejections.ts';
+import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
 import { KeyCache } from './key-cache.ts';
 
@@ -335,7 +336,7 @@ class ProtobufTraceDecoder {
     this.#leave(outer);
     // An all-zero parent is what some SDKs send for "no parent"; it is read as a root span.
     if (parentSpanId === ZERO_SPAN_ID) parentSpanId = '';
-    const problem = spanIdProblem(traceId, spanId, parentSpanId);
+    const problem = spanIdProblem(traceId, spanId, parentSpanId) ?? spanTimeProblem(startTimeUnixNano, endTimeUnixNano);
     if (problem !== undefined) {
       this.#rejections.add(`resource_spans[${this.#rs}].scope_spans[${this.#ss}].spans[${this.#sp}]`, problem);
       return undefined;

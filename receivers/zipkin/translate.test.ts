@@ -242,6 +242,16 @@ describe('translateZipkinSpans', () => {
     assert.match(rejectReason, /neither a timestamp nor an annotation/);
   });
 
+  it('leaves out a span whose time cannot be a clock reading (timestamp 1e300, a duration past 2100), counted', () => {
+    const { spanCount, rejected, rejectReason } = translate(decodeJsonV2(json([
+      { traceId: base.traceId, id: '1', name: 'a', timestamp: 1e300, duration: 5 },
+      { traceId: base.traceId, id: '2', name: 'b', timestamp: 1_700_000_000_000_000, duration: 1e300 },
+      { traceId: base.traceId, id: '3', name: 'c', timestamp: 1_700_000_000_000_000, duration: 5 },
+    ])).spans);
+    assert.deepEqual([spanCount, rejected], [1, 2]);
+    assert.match(rejectReason, /start time is after 2100-01-01/);
+  });
+
   it('splits a B3 shared span pair into client and server spans without an id clash', () => {
     // Real zipkin-js output for one hop: the client span, and the server span that joined it.
     const spans = decodeJsonV2(json([

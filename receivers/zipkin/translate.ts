@@ -34,6 +34,7 @@
  * - annotations → events; `debug` → attribute `zipkin.debug` = true.
  */
 import { setAttribute } from '../../core/model/attributes.ts';
+import { spanTimeProblem } from '../../core/model/span-times.ts';
 import {
   SpanFlags,
   SpanKind,
@@ -131,6 +132,11 @@ export function translateZipkinSpans(spans: readonly ZipkinSpan[], options: Tran
     const start = z.timestamp ?? earliestAnnotation(z);
     if (start === undefined) {
       rejections.add(`span ${z.id} of trace ${z.traceId}`, 'it has neither a timestamp nor an annotation to take one from');
+      continue;
+    }
+    const timeProblem = spanTimeProblem(start * 1000n, (start + (z.duration ?? 0n)) * 1000n);
+    if (timeProblem !== undefined) {
+      rejections.add(`span ${z.id} of trace ${z.traceId}`, timeProblem);
       continue;
     }
     const tags = new Map(z.tags);

@@ -1,0 +1,17 @@
+/**
+ * Plausibility of a span's times, checked where receivers check ids. Only what cannot be a clock
+ * reading is refused, so a host whose clock is off still reports. A time past 2100 (a Zipkin `timestamp:
+ * 1e300`, an unset high bit) would become a segment the OAP stores with an absurd time bucket.
+ * Such spans are left out of the request and reported as a partial success, counted like spans
+ * with invalid ids.
+ */
+
+/** 2100-01-01T00:00:00Z in unix nanoseconds. */
+export const LATEST_PLAUSIBLE_NS = 4_102_444_800_000_000_000n;
+
+/** What is wrong with a span's times, or undefined when they can be exported. */
+export function spanTimeProblem(startNs: bigint, endNs: bigint): string | undefined {
+  if (startNs >= LATEST_PLAUSIBLE_NS) return 'its start time is after 2100-01-01 (not a clock reading: check the unit, nanoseconds or microseconds)';
+  if (endNs >= LATEST_PLAUSIBLE_NS) return 'its end time is after 2100-01-01 (not a clock reading: check the unit and the duration)';
+  return undefined;
+}
