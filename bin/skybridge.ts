@@ -130,7 +130,30 @@ async function main(argv: string[]): Promise<number> {
   await collector.shutdown(shutdownTimeoutMs);
   clearTimeout(timer);
   collector.logger.info('skybridge stopped.');
-  return fatal ? 1 : 0;
+  const code = fatal ? 1 : 0;
+  exitOnceFlushed(code, STDIO_FLUSH_MS);
+  return code;
+}
+
+/** Longest wait, after shutdown, for stdout and stderr to take what was written to them. */
+const STDIO_FLUSH_MS = 2_000;
+
+/**
+ * Exits as soon as stdout and stderr have written everything, or after `ms`. Without it a stdout
+ * nobody reads (a stalled pipe under the debug exporter) keeps the process alive forever after
+ * shutdown: its pending writes hold the event loop open. What is still unwritten was already
+ * counted as a shutdown_timeout drop by the exporter that wrote it.
+ */
+function exitOnceFlushed(code: number, ms: number): void {
+  const exit = () => process.exit(code);
+  const deadline = setTimeout(exit, ms);
+  const poll = setInterval(() => {
+    if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      exit();
+    }
+  }, 20);
 }
 
 main(process.argv.slice(2)).then(

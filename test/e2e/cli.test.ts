@@ -107,4 +107,49 @@ telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: warn }
       assert.equal(code, 0, stderr);
     }
   });
+
+  it('exits after SIGTERM within its shutdown timeout even when nobody reads its stdout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skb-'));
+    const [httpPort, telemetryPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'stalled.yaml');
+    writeFileSync(file, `
+receivers:
+  otlp: { grpc: null, http: { endpoint: "127.0.0.1:${httpPort}" } }
+exporters:
+  debug: { output: stdout, verbosity: detailed, assembly: { quiet_period: 50ms } }
+pipelines:
+  traces: { receivers: [otlp], exporters: [debug] }
+telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: warn }
+`);
+    // stdout is a pipe this test never reads: once the kernel's buffer (64 KiB) is full, writes stall.
+    const child = spawn(process.execPath, [BIN, '--config', file, '--shutdown-timeout', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 15_000;
+    while (!(await fetch(`http://127.0.0.1:${telemetryPort}/readyz`).then((r) => r.ok, () => false))) {
+      if (Date.now() > deadline) throw new Error(`not ready: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const spans = Array.from({ length: 200 }, (_, i) => ({
+      traceId: (i + 1).toString(16).padStart(32, 'a'), spanId: (i + 1).toString(16).padStart(16, 'b'), name: `GET /item/${'x'.repeat(500)}`, kind: 2,
+      startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000120000000',
+      attributes: [{ key: 'note', value: { stringValue: 'y'.repeat(2_000) } }],
+    }));
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: `s${i}` } }] }, scopeSpans: [{ spans }] }] }) });
+      assert.equal(res.status, 200);
+    }
+    await new Promise((r) => setTimeout(r, 500)); // the segments are built and written: stdout is now full
+    const stopAt = Date.now();
+    child.kill('SIGTERM');
+    const [code] = await Promise.race([
+      once(child, 'exit'),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running 10 s after SIGTERM: ${stderr}`)), 10_000)),
+    ]);
+    child.kill('SIGKILL');
+    assert.ok(Date.now() - stopAt < 8_000, `exited ${Date.now() - stopAt} ms after SIGTERM`);
+    assert.equal(code, 0, stderr);
+  });
 });
