@@ -58,6 +58,22 @@ describe('skywalking exporter', () => {
     assert.throws(() => skywalkingExporterFactory.create(settings(), config), { code: 'SKB_ERR_CONFIG_INVALID' });
   });
 
+  it('warns at start when it would send its token without TLS, and not otherwise', async () => {
+    const { Writable } = await import('node:stream');
+    const startWith = async (config: Record<string, unknown>) => {
+      const lines: string[] = [];
+      const destination = new Writable({ write: (chunk, _e, done) => { lines.push(String(chunk)); done(); } });
+      const s: ComponentSettings = { ...settings(), logger: createLogger({ level: 'warn', destination }) };
+      const exporter = skywalkingExporterFactory.create(s, skywalkingExporterFactory.configSchema.parse({ endpoint: '127.0.0.1:1', ...config }));
+      await exporter.start(host);
+      await exporter.shutdown(AbortSignal.timeout(1_000));
+      return lines.join('');
+    };
+    assert.match(await startWith({ token: 'secret' }), /OAP token is sent without TLS/);
+    assert.doesNotMatch(await startWith({}), /without TLS/);
+    assert.doesNotMatch(await startWith({ token: 'secret', tls: { insecure: false } }), /without TLS/);
+  });
+
   it('shuts down harmlessly without having started, twice', async () => {
     const exporter = skywalkingExporterFactory.create(settings(), skywalkingExporterFactory.configSchema.parse({}));
     await exporter.shutdown(AbortSignal.timeout(1000));

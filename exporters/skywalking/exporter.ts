@@ -76,6 +76,12 @@ export class SkyWalkingSink implements SegmentSink {
   }
 
   async start(_host: Host): Promise<void> {
+    if (this.#config.token !== '' && this.#config.tls.insecure) {
+      this.#settings.logger.warn(
+        { endpoint: this.#config.endpoint },
+        'The OAP token is sent without TLS: anyone on the network path can read it. Fix: set tls.insecure: false (and tls.ca_file if the OAP\'s certificate is not from a system CA).',
+      );
+    }
     if (this.#sender.durable === undefined) {
       this.#settings.logger.info(
         { queueSize: this.#config.sending_queue.queue_size, ack: this.#config.ack },
