@@ -28,7 +28,7 @@ import { encodeExportTraceServiceRequest } from '../../core/model/otlp-protobuf-
 import { countSpans, type SpanBatch } from '../../core/model/span-batch.ts';
 import { splitByTrace } from '../../core/model/split-by-trace.ts';
 import { BurstLog } from '../../core/telemetry/burst-log.ts';
-import { createOapClient } from '../skywalking/oap-client.ts';
+import { createGrpcClient } from '../../core/grpc/client.ts';
 import type { LoadbalancingConfig } from './config.ts';
 import { HashRing, traceKey } from '../../core/routing/hash-ring.ts';
 import { createResolver, type Resolver } from '../../core/routing/resolver.ts';
@@ -170,7 +170,7 @@ export class LoadbalancingExporter implements Exporter {
   #client(endpoint: string): Client {
     let client = this.#clients.get(endpoint);
     if (!client) {
-      client = createOapClient({ endpoint, tls: this.#config.protocol.otlp.tls, reconnectBackoffMs: { initial: 100, max: this.#config.probe_interval } });
+      client = createGrpcClient({ endpoint, tls: this.#config.protocol.otlp.tls, reconnectBackoffMs: { initial: 100, max: this.#config.probe_interval } });
       this.#clients.set(endpoint, client);
     }
     return client;

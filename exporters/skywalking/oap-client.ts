@@ -1,56 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { Client, credentials, Metadata, status as GrpcStatus, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
-import { SkybridgeError } from '../../core/errors.ts';
-import type { TlsClientConfig } from '../../core/config/units.ts';
+/** The OAP's side of the gRPC channel (core/grpc/client.ts): its token metadata. */
+import { Metadata } from '@grpc/grpc-js';
 
-/** What a connection to the OAP needs; a subset of SkyWalkingConfig so tests can build one directly. */
-export interface OapClientOptions {
-  endpoint: string;
-  tls: TlsClientConfig;
-  /** Bounds of grpc-js's own reconnect backoff, aligned with retry_on_failure so a restarted OAP is found as soon as the sender retries. */
-  reconnectBackoffMs: { initial: number; max: number };
-}
-
-function readPem(file: string | undefined, what: string): Buffer | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw configError(`Cannot read the TLS ${what} "${file}": ${(error as Error).message}. Fix: check tls.${what}_file.`, error);
-  }
-}
-
-function configError(message: string, cause?: unknown): SkybridgeError {
-  return new SkybridgeError('SKB_ERR_CONFIG_INVALID', message, { retryable: false, grpcStatus: GrpcStatus.INVALID_ARGUMENT, httpStatus: 500, cause });
-}
-
-function channelCredentials(tls: TlsClientConfig): ChannelCredentials {
-  if (tls.insecure) return credentials.createInsecure();
-  if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
-    throw configError('tls.cert_file and tls.key_file must be given together for mutual TLS. Fix: set both, or neither.');
-  }
-  return credentials.createSsl(readPem(tls.ca_file, 'ca') ?? null, readPem(tls.key_file, 'key') ?? null, readPem(tls.cert_file, 'cert') ?? null);
-}
-
-/**
- * One gRPC channel to the OAP, shared by the segment sender and the management reporter. It reads
- * TLS files at once (so a wrong path fails at startup) but connects lazily, on the first call.
- * The caller owns it and closes it with `client.close()` after both users stopped.
- */
-export function createOapClient(options: OapClientOptions): Client {
-  const channelOptions: ChannelOptions = {
-    'grpc.primary_user_agent': 'skybridge',
-    'grpc.initial_reconnect_backoff_ms': options.reconnectBackoffMs.initial,
-    'grpc.max_reconnect_backoff_ms': options.reconnectBackoffMs.max,
-    // No client keepalive pings: the OAP's grpc-java server allows one per 5 minutes by default and
-    // answers more with GOAWAY "too_many_pings"; call deadlines catch dead connections instead.
-  };
-  if (!options.tls.insecure && options.tls.server_name_override !== undefined) {
-    channelOptions['grpc.ssl_target_name_override'] = options.tls.server_name_override;
-    channelOptions['grpc.default_authority'] = options.tls.server_name_override;
-  }
-  return new Client(options.endpoint, channelCredentials(options.tls), channelOptions);
-}
+export { createGrpcClient as createOapClient, type GrpcClientOptions as OapClientOptions } from '../../core/grpc/client.ts';
 
 /** Call metadata with the OAP token (`Authentication`, skywalking-model.md §8) when one is set. */
 export function oapMetadata(token: string): Metadata {

@@ -29,7 +29,7 @@ import type { SpanBatch } from '../../core/model/span-batch.ts';
 import { splitByTrace } from '../../core/model/split-by-trace.ts';
 import { HashRing, traceKey } from '../../core/routing/hash-ring.ts';
 import { createResolver, type Resolver } from '../../core/routing/resolver.ts';
-import { createOapClient } from '../../exporters/skywalking/oap-client.ts';
+import { createGrpcClient } from '../../core/grpc/client.ts';
 import type { OtlpConfig } from './config.ts';
 
 export const HANDOVER_HEADER = 'x-skybridge-handover';
@@ -98,7 +98,11 @@ export class Handover {
     for (const [traceId, traceBatch] of traces) {
       const target = this.#next.holds?.(traceId) ? undefined : (outsideRing ? this.#ring : previous!).ownerOf(traceKey(traceId));
       if (target === undefined || target === self) local.push(traceBatch);
-      else away.set(target, [...(away.get(target) ?? []), traceBatch]);
+      else {
+        const list = away.get(target);
+        if (list) list.push(traceBatch);
+        else away.set(target, [traceBatch]);
+      }
     }
     const results = await Promise.all(
       [...away].map(async ([target, batches]) => ((await this.#send(target, merge(batches), modeFor(target))) ? [] : batches)),
@@ -112,7 +116,7 @@ export class Handover {
   #send(target: string, batch: SpanBatch, mode: HandoverMode): Promise<boolean> {
     let client = this.#clients.get(target);
     if (!client) {
-      client = createOapClient({ endpoint: target, tls: this.#config.tls, reconnectBackoffMs: { initial: 100, max: 1000 } });
+      client = createGrpcClient({ endpoint: target, tls: this.#config.tls, reconnectBackoffMs: { initial: 100, max: 1000 } });
       this.#clients.set(target, client);
     }
     const bytes = encodeExportTraceServiceRequest(batch);
