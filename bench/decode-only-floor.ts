@@ -8,7 +8,7 @@
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load.ts';
-import { MeasuredProcess } from './measured-process.ts';
+import { cpuProfileFlags, MeasuredProcess } from './measured-process.ts';
 import type { RequestPool } from './request-pool.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,7 +37,7 @@ export interface DecodeOnlyFloorOptions {
   durationMs?: number;
   /** Where the server's log (and CPU profile) go. */
   workDir: string;
-  /** Write `decode-only-<label>.cpuprofile` to workDir. */
+  /** Write CPU profiles to `<workDir>/decode-only-<label>.cpuprofiles/`. */
   cpuProf: boolean;
   /** Names the log and profile files, `decode-only-<label>.*`. Default: the format. */
   label?: string;
@@ -63,7 +63,7 @@ export async function runDecodeOnlyFloor(o: DecodeOnlyFloorOptions): Promise<Dec
   const proc = new MeasuredProcess({
     command: process.execPath,
     args: [
-      ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.workDir}`, `--cpu-prof-name=decode-only-${label}.cpuprofile`] : []),
+      ...cpuProfileFlags(o.cpuProf, o.workDir, `decode-only-${label}`),
       '--import',
       'tsx',
       join(ROOT, 'bench/decode-only-server.ts'),

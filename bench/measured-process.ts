@@ -164,3 +164,13 @@ export class MeasuredProcess {
     }
   }
 }
+
+/**
+ * Node flags that make a child write V8 CPU profiles when it exits, into `<workDir>/<name>.cpuprofiles/`
+ * with Node's default file names. Those carry the thread id: one fixed file name would be written
+ * by every thread in turn (tsx's module loader runs in a worker), leaving the loader's profile in
+ * place of the main thread's.
+ */
+export function cpuProfileFlags(enabled: boolean, workDir: string, name: string): string[] {
+  return enabled ? ['--cpu-prof', `--cpu-prof-dir=${workDir}/${name}.cpuprofiles`] : [];
+}

@@ -17,7 +17,7 @@ import { parseDuration } from '../core/config/units.ts';
 import { DecodeOnlyFloorError, runDecodeOnlyFloor, type ProcessFigures } from './decode-only-floor.ts';
 import { runHttpLoad } from './http-load.ts';
 import type { LoadOptions, LoadResult } from './load.ts';
-import { MeasuredProcess } from './measured-process.ts';
+import { cpuProfileFlags, MeasuredProcess } from './measured-process.ts';
 import { runOtlpLoad } from './otlp-load.ts';
 import { RequestPool, type PoolFormat } from './request-pool.ts';
 import { SinkOap } from './sink-oap.ts';
@@ -226,9 +226,9 @@ telemetry:
 `;
 }
 
-/** Node flags for a child: a CPU profile written when it exits, when --cpu-prof asked for one. */
+/** Node flags for a child: CPU profiles written when it exits, when --cpu-prof asked for them. */
 function profileFlags(options: Options, workDir: string, name: string): string[] {
-  return options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${workDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  return cpuProfileFlags(options.cpuProf, workDir, name);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -24,7 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startKafkaMock } from '../../test/support/kafka-mock/kafka-mock.ts';
 import { runDecodeOnlyFloor } from '../decode-only-floor.ts';
-import { machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../measured-process.ts';
+import { cpuProfileFlags, machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
@@ -45,7 +45,7 @@ export interface KafkaTierCaseOptions {
   templates: number;
   quietPeriod: string;
   workDir: string;
-  /** `--cpu-prof`: write `skybridge-<process>.cpuprofile` for the agent and each gateway to workDir. */
+  /** `--cpu-prof`: write CPU profiles for the agent and each gateway to `<workDir>/skybridge-<process>.cpuprofiles/`. */
   cpuProf: boolean;
 }
 
@@ -132,7 +132,7 @@ async function runTier(o: KafkaTierCaseOptions) {
     const telemetry = await freePort();
     const file = join(o.workDir, `skybridge-${name}.yaml`);
     writeFileSync(file, `# Written by bench/cases/kafka-tier.ts for one benchmark run.\n${yaml}telemetry: { endpoint: "127.0.0.1:${telemetry}", log_level: ${logLevel} }\n`);
-    const profile = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.workDir}`, `--cpu-prof-name=skybridge-${name}.cpuprofile`] : [];
+    const profile = cpuProfileFlags(o.cpuProf, o.workDir, `skybridge-${name}`);
     const proc = new MeasuredProcess({ command: process.execPath, args: [...profile, join(ROOT, 'bin/skybridge.mjs'), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
     const entry = { name, proc, telemetry };
     procs.push(entry);

@@ -35,7 +35,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
-import { machineBusyCpuSeconds, MeasuredProcess } from '../measured-process.ts';
+import { cpuProfileFlags, machineBusyCpuSeconds, MeasuredProcess } from '../measured-process.ts';
 import { RequestPool } from '../request-pool.ts';
 import { statusHasRetryInfo } from '../segment-scan.ts';
 import { gaugeSum, matchSamples, scrapeSamples, sumSamples, waitUntilReady, type Sample, freePort } from '../skybridge-telemetry.ts';
@@ -70,7 +70,7 @@ export interface OverloadCaseOptions {
   seed: number;
   templates: number;
   workDir: string;
-  /** Write `skybridge-overload[-sustainable].cpuprofile` and `sink-overload[-sustainable].cpuprofile` to workDir. */
+  /** Write CPU profiles to `<workDir>/skybridge-<phase>.cpuprofiles/` and `<workDir>/sink-<phase>.cpuprofiles/`. */
   cpuProf: boolean;
 }
 
@@ -181,7 +181,7 @@ async function startSink(o: OverloadCaseOptions, label: string): Promise<SinkHan
   const proc = new MeasuredProcess({
     command: process.execPath,
     args: [
-      ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.workDir}`, `--cpu-prof-name=sink-${label}.cpuprofile`] : []),
+      ...cpuProfileFlags(o.cpuProf, o.workDir, `sink-${label}`),
       '--import',
       'tsx',
       join(ROOT, 'bench/sink-process.ts'),
@@ -438,7 +438,7 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
   const proc = new MeasuredProcess({
     command: process.execPath,
     args: [
-      ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.workDir}`, `--cpu-prof-name=skybridge-${spec.label}.cpuprofile`] : []),
+      ...cpuProfileFlags(o.cpuProf, o.workDir, `skybridge-${spec.label}`),
       join(ROOT, 'bin/skybridge.mjs'),
       '--config',
       configFile,

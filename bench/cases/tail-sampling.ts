@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs/minimal.js';
-import { MeasuredProcess } from '../measured-process.ts';
+import { cpuProfileFlags, MeasuredProcess } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool, type LoadRequest } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
@@ -173,7 +173,7 @@ export async function runTailSamplingCase(o: TailSamplingCaseOptions) {
   const proc = new MeasuredProcess({
     command: process.execPath,
     args: [
-      ...(o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${o.workDir}`, '--cpu-prof-name=skybridge-tail_sampling.cpuprofile'] : []),
+      ...cpuProfileFlags(o.cpuProf, o.workDir, 'skybridge-tail_sampling'),
       join(ROOT, 'bin/skybridge.mjs'),
       '--config',
       configFile,
