@@ -93,6 +93,8 @@ const USAGE = `Usage: npm run bench -- [options]
                             (overload: the overload phase's rate, instead of the calibrated one)
   --spans-per-request 100..500
   --quiet-period 1s         skywalking exporter assembly.quiet_period
+  --workers 1               skybridge's \`workers:\` (threads running the pipelines); 1 keeps figures
+                            comparable with earlier runs, \`auto\` is what the skybridge command uses
   --seed 1                  trace generator seed
   --templates 200           distinct requests generated up front (later ones reuse them with fresh ids)
   --out bench/results/latest.json
@@ -125,6 +127,8 @@ interface Options {
   minSpans: number;
   maxSpans: number;
   quietPeriod: string;
+  /** `--workers`: skybridge's `workers:` setting. */
+  workers: string;
   seed: number;
   templates: number;
   out: string;
@@ -143,6 +147,7 @@ function parseOptions(argv: string[]): Options {
       rate: { type: 'string' },
       'spans-per-request': { type: 'string', default: '100..500' },
       'quiet-period': { type: 'string', default: '1s' },
+      workers: { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' },
       templates: { type: 'string', default: '200' },
       out: { type: 'string', default: 'bench/results/latest.json' },
@@ -174,6 +179,7 @@ function parseOptions(argv: string[]): Options {
   const sustainMs = parseDuration(values['sustain-duration']);
   if (sustainMs === undefined || sustainMs < 0) throw new BenchError(`--sustain-duration: expected a duration such as "20s" (or "0s"), got "${values['sustain-duration']}".`);
   if (parseDuration(values['quiet-period']) === undefined) throw new BenchError(`--quiet-period: expected a duration such as "1s".`);
+  if (!/^(auto|[1-9][0-9]*)$/.test(values.workers)) throw new BenchError(`--workers: expected a number of threads or "auto".`);
   const requests = values.requests === undefined ? undefined : positiveInt('requests', values.requests);
   const caseNames = values.cases.split(',').map((c) => c.trim()).filter((c) => c !== '');
   const unknown = caseNames.filter((c) => !(CASE_NAMES as string[]).includes(c) && !SEPARATE_CASES.includes(c));
@@ -196,6 +202,7 @@ function parseOptions(argv: string[]): Options {
     minSpans,
     maxSpans,
     quietPeriod: values['quiet-period'],
+    workers: values.workers,
     seed: positiveInt('seed', values.seed),
     templates: positiveInt('templates', values.templates),
     out: resolve(ROOT, values.out),
@@ -205,8 +212,9 @@ function parseOptions(argv: string[]): Options {
 }
 
 
-function skybridgeConfig(benchCase: BenchCase, ports: { receiver: number; sink: number; telemetry: number }, quietPeriod: string): string {
+function skybridgeConfig(benchCase: BenchCase, ports: { receiver: number; sink: number; telemetry: number }, quietPeriod: string, workers: string): string {
   return `# Written by bench/run.ts for the ${benchCase.name} case of one benchmark run.
+workers: ${workers}
 receivers:
 ${benchCase.receiverYaml(ports.receiver)}
 exporters:
@@ -275,7 +283,7 @@ async function runPipeline(options: Options, benchCase: BenchCase, pool: Request
   const sinkPort = await sink.start();
   const ports = { receiver: await freePort(), sink: sinkPort, telemetry: await freePort() };
   const configFile = join(workDir, `skybridge-${benchCase.name}.yaml`);
-  writeFileSync(configFile, skybridgeConfig(benchCase, ports, options.quietPeriod));
+  writeFileSync(configFile, skybridgeConfig(benchCase, ports, options.quietPeriod, options.workers));
 
   const proc = new MeasuredProcess({
     command: process.execPath,
@@ -422,7 +430,7 @@ async function runCase(options: Options, benchCase: BenchCase, generated: Return
       `Encoded ${pool.size} distinct requests (${pool.templateSpans.toLocaleString('en-US')} spans, ` +
       `${(pool.templateBytes / pool.templateSpans).toFixed(0)} B/span) in ${(encodeMs / 1000).toFixed(1)}s.\n` +
       `Pipeline run: ${benchCase.title} → skybridge → sink OAP, ${load}, ${options.concurrency} in flight` +
-      `${options.rate === undefined ? '' : ` at ${options.rate} requests/s`}, quiet_period ${options.quietPeriod}.\n`,
+      `${options.rate === undefined ? '' : ` at ${options.rate} requests/s`}, quiet_period ${options.quietPeriod}, workers ${options.workers}.\n`,
   );
 
   const pipeline = await runPipeline(options, benchCase, pool, workDir);

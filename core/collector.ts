@@ -8,7 +8,13 @@ import { formatProblems, validateConfig, type ConfigProblem, type ValidatedConfi
 import { Service } from './pipeline/service.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
-import { TelemetryServer } from './telemetry/telemetry-server.ts';
+import { TelemetryServer, type MetricsPage } from './telemetry/telemetry-server.ts';
+import { AdmissionLedger } from './admission/admission-ledger.ts';
+import { defaultAdmissionBytes } from './admission/config.ts';
+import { routeToWorkers } from './workers/routed-consumer.ts';
+import { SharedHoldings } from './workers/shared-holdings.ts';
+import { resolveWorkers } from './workers/worker-count.ts';
+import { WorkerPool } from './workers/worker-pool.ts';
 
 export interface Factories {
   receivers: readonly ReceiverFactory[];
@@ -59,29 +65,63 @@ export interface RunningCollector {
   metrics: Metrics;
   logger: Logger;
   telemetry: TelemetryServer | undefined;
+  /** Threads running the pipelines (1: the main thread runs everything). */
+  workers: number;
+  /** Prometheus text of every thread's metrics (what /metrics serves). */
+  metricsText(): Promise<string>;
   /** Lines saying where to send spans and where output goes. */
   describe(): string[];
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-export async function startCollector(
-  source: ConfigSource,
-  factories: Factories,
-  opts: { logger?: Logger; onFatal?: (id: string, error: Error) => void } = {},
-): Promise<RunningCollector> {
+export interface StartOptions {
+  logger?: Logger;
+  onFatal?: (id: string, error: Error) => void;
+  /**
+   * Worker threads when the config has no `workers:` key (default 1). With more than one, the
+   * workers run the standard `components` (components.ts), not `factories`, and the pipelines'
+   * components are not reachable through `service.component()`.
+   */
+  defaultWorkers?: number | 'auto';
+}
+
+export async function startCollector(source: ConfigSource, factories: Factories, opts: StartOptions = {}): Promise<RunningCollector> {
   const { config, warnings } = await loadAndValidate(source, factories);
   const logger = opts.logger ?? createLogger({ level: config.telemetry.log_level });
   for (const w of warnings) logger.warn(w);
   const metrics = new Metrics();
-  const service = new Service(config, { metrics, logger, onFatal: opts.onFatal });
+  const workers = resolveWorkers(config.workers ?? opts.defaultWorkers ?? 1);
+  let pool: WorkerPool | undefined;
+  let service: Service;
+  if (workers > 1) {
+    // Slot 0 is this thread's (it holds nothing for long); slot k + 1 is worker k's.
+    const holdings = SharedHoldings.allocate(workers + 1);
+    const admission = new AdmissionLedger(
+      { maxBytes: config.admission.max_bytes ?? defaultAdmissionBytes(), maxSpans: config.admission.max_spans, retryAfterMs: config.admission.retry_after },
+      metrics,
+      { holdings: new SharedHoldings(holdings, 0), valveName: (slot, index) => pool!.valveName(slot, index) },
+    );
+    pool = new WorkerPool({ count: workers, source, holdings, logger, onFatal: (id, error) => opts.onFatal?.(id, error) });
+    const route = routeToWorkers(pool);
+    service = new Service(config, { metrics, logger, onFatal: opts.onFatal, admission, part: { receiversRouteTo: () => route } });
+  } else {
+    service = new Service(config, { metrics, logger, onFatal: opts.onFatal });
+  }
+  const metricsPage: MetricsPage = {
+    contentType: metrics.registry.contentType,
+    text: async () => (pool ? pool.metricsText(await metrics.registry.getMetricsAsJSON()) : metrics.registry.metrics()),
+  };
   let telemetry: TelemetryServer | undefined;
   if (config.telemetry.endpoint) {
-    telemetry = new TelemetryServer(config.telemetry.endpoint, metrics, () => service.state === 'running');
+    telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running');
     await telemetry.start();
   }
   try {
+    // The workers' pipelines start before the receivers that feed them.
+    await pool?.start();
     await service.start();
   } catch (error) {
+    await pool?.shutdown(2_000);
     await telemetry?.stop();
     throw error;
   }
@@ -90,19 +130,19 @@ export async function startCollector(
     metrics,
     logger,
     telemetry,
+    workers,
+    metricsText: () => metricsPage.text(),
     describe: () => {
-      const lines: string[] = [];
-      for (const kind of ['receivers', 'exporters'] as const) {
-        for (const id of config[kind].keys()) {
-          const c = service.component(id);
-          for (const line of c?.describe?.() ?? []) lines.push(`${id}: ${line}`);
-        }
-      }
+      const lines = [...service.receiverLines(), ...(pool ? pool.exporterLines() : service.exporterLines())];
+      if (pool) lines.push(`workers: ${workers} threads run the pipelines, each for its share of trace ids`);
       if (telemetry) lines.push(`telemetry: /metrics, /healthz, /readyz on ${config.telemetry.endpoint}`);
       return lines;
     },
     async shutdown(timeoutMs = 10_000) {
+      const started = Date.now();
+      // Receivers first (in this thread), then the workers flush and drain in the time left.
       await service.shutdown(timeoutMs);
+      await pool?.shutdown(Math.max(0, timeoutMs - (Date.now() - started)));
       await telemetry?.stop();
     },
   };

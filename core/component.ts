@@ -27,6 +27,28 @@ export interface ComponentSettings {
    * `ledgerOf(settings)`, which then gives an unbounded ledger.
    */
   readonly admission?: AdmissionLedger;
+  /**
+   * Present in a worker thread of `workers: N` (core/workers/): settles sampling windows for the
+   * whole process, so a per-window budget means the same with N workers as with one.
+   */
+  readonly windows?: WindowCoordinator;
+}
+
+/** A closed sampling window as one worker saw it. */
+export interface ClosedWindowReport {
+  index: number;
+  /** Slots spent before the close (must-keep traces, early keeps). */
+  reserved: number;
+  /** Kept candidates, best first. */
+  kept: string[];
+}
+
+export interface WindowCoordinator {
+  /**
+   * Reports the windows this worker closed (every window up to `through` is closed here) and
+   * resolves with the trace ids among their candidates that keep a slot process-wide.
+   */
+  settle(processor: string, perWindow: number, through: number, closed: ClosedWindowReport[]): Promise<string[]>;
 }
 
 /** Runtime services a started component may use. */

@@ -41,9 +41,25 @@ export interface TraceConsumer {
    * True while this stage or a later one holds spans of the trace, or built it so recently that
    * more of its spans would still join it (the flushed-span index). A gateway asks before it hands
    * a trace over to the gateway that owned it before a ring change (receivers/otlp/handover.ts).
-   * Absent means: holds nothing.
+   * Absent means: holds nothing. Synchronous within a thread; only the worker router a receiver
+   * gets with `workers: N` (core/workers/) answers with a promise, so receivers await it.
    */
-  holds?(traceId: string): boolean;
+  holds?(traceId: string): boolean | Promise<boolean>;
+  /**
+   * Present on the worker router (core/workers/routed-consumer.ts): takes an OTLP
+   * ExportTraceServiceRequest still encoded, splits it by trace without decoding, and lets each
+   * owning worker decode its share. The OTLP receiver uses it instead of decoding itself.
+   */
+  consumeEncodedOtlp?(bytes: Uint8Array, ctx: ConsumeContext): Promise<EncodedConsumeResult>;
+}
+
+/** What the workers made of an encoded request (consumeEncodedOtlp). */
+export interface EncodedConsumeResult {
+  /** Spans in the request, as counted before decoding. */
+  spanCount: number;
+  /** Spans the decoders left out for invalid ids or times (a partial success). */
+  rejectedSpans: number;
+  rejectMessage: string;
 }
 
 /** Passes `abandon` and `holds` on to `next` (for stages that hold no spans themselves). */

@@ -14,12 +14,25 @@
  */
 import { OverloadedError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { SharedHoldings } from '../workers/shared-holdings.ts';
 
 export interface AdmissionLimits {
   maxBytes: number;
   maxSpans: number;
   /** The retry hint refusals carry. */
   retryAfterMs: number;
+}
+
+/**
+ * With `workers: N` (core/workers/): every thread keeps a ledger of its own holders and publishes
+ * its totals into a shared slot; `full` and `admit` then look at the whole process.
+ */
+export interface SharedLedgerOptions {
+  holdings: SharedHoldings;
+  /** Names another thread's closed valve, for the refusal message. */
+  valveName?: (slot: number, index: number) => string;
+  /** False in worker threads: the main thread reports the limits, once. */
+  reportLimits?: boolean;
 }
 
 /** One holder's share of the ledger. Amounts must be released exactly as they were added. */
@@ -39,14 +52,18 @@ export class AdmissionLedger {
   readonly #accounts = new Map<string, Account>();
   /** Holders that can refuse for reasons other than memory (a full Redis queue, a stalled stream). */
   readonly #valves: { name: string; closed: () => boolean }[] = [];
+  readonly #shared: SharedLedgerOptions | undefined;
   #bytes = 0;
   #spans = 0;
 
-  constructor(limits: AdmissionLimits, metrics?: Metrics) {
+  constructor(limits: AdmissionLimits, metrics?: Metrics, shared?: SharedLedgerOptions) {
     this.limits = limits;
     this.#metrics = metrics;
-    metrics?.admissionLimitBytes.set(limits.maxBytes);
-    metrics?.admissionLimitSpans.set(limits.maxSpans);
+    this.#shared = shared;
+    if (shared?.reportLimits !== false) {
+      metrics?.admissionLimitBytes.set(limits.maxBytes);
+      metrics?.admissionLimitSpans.set(limits.maxSpans);
+    }
   }
 
   /** A ledger that never refuses, for components built outside a pipeline (unit tests, tools). */
@@ -54,17 +71,19 @@ export class AdmissionLedger {
     return new AdmissionLedger({ maxBytes: Number.POSITIVE_INFINITY, maxSpans: Number.POSITIVE_INFINITY, retryAfterMs: 1000 });
   }
 
+  /** Bytes held: by this process's every thread when shared. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#shared ? this.#shared.holdings.total().bytes : this.#bytes;
   }
 
   get spans(): number {
-    return this.#spans;
+    return this.#shared ? this.#shared.holdings.total().spans : this.#spans;
   }
 
   /** True while new data must be refused. */
   get full(): boolean {
-    return this.#bytes >= this.limits.maxBytes || this.#spans >= this.limits.maxSpans;
+    const { bytes, spans } = this.#shared ? this.#shared.holdings.total() : { bytes: this.#bytes, spans: this.#spans };
+    return bytes >= this.limits.maxBytes || spans >= this.limits.maxSpans;
   }
 
   /**
@@ -93,12 +112,31 @@ export class AdmissionLedger {
     for (const valve of this.#valves) {
       if (valve.closed()) throw new OverloadedError(`${who}: ${valve.name} cannot take more for now; retry later.`, this.limits.retryAfterMs);
     }
+    const remote = this.#shared?.holdings.closedValve();
+    if (remote !== undefined) {
+      const name = this.#shared!.valveName?.(remote.slot, remote.index) ?? `a holder in worker ${remote.slot}`;
+      throw new OverloadedError(`${who}: ${name} cannot take more for now; retry later.`, this.limits.retryAfterMs);
+    }
     if (!this.full) return;
     const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
     throw new OverloadedError(
-      `${who}: skybridge holds ${mib(this.#bytes)} / ${this.#spans} spans not yet delivered (admission.max_bytes ${mib(this.limits.maxBytes)}, max_spans ${this.limits.maxSpans}); retry later.`,
+      `${who}: skybridge holds ${mib(this.bytes)} / ${this.spans} spans not yet delivered (admission.max_bytes ${mib(this.limits.maxBytes)}, max_spans ${this.limits.maxSpans}); retry later.`,
       this.limits.retryAfterMs,
     );
+  }
+
+  /** The names of this thread's valves, in the order `publishValves` numbers them. */
+  get valveNames(): string[] {
+    return this.#valves.map((v) => v.name);
+  }
+
+  /**
+   * Writes whether one of this thread's valves is closed into the shared slot, for the thread whose
+   * receivers refuse. A worker calls it on a short interval: valves are conditions (a stalled
+   * stream, a full Redis queue), not amounts that move.
+   */
+  publishValves(): void {
+    this.#shared?.holdings.publishValve(this.#valves.findIndex((v) => v.closed()));
   }
 
   /** Per-account holdings, for logs and tests. */
@@ -112,6 +150,7 @@ export class AdmissionLedger {
   move(bytes: number, spans: number): void {
     this.#bytes += bytes;
     this.#spans += spans;
+    this.#shared?.holdings.publish(this.#bytes, this.#spans);
   }
 }
 

@@ -189,7 +189,7 @@ describe('validateConfig', () => {
       'expected boolean, got string "yes". Fix: write true or false.');
     assert.equal(at.get('exporters.debug.verbosity')?.message,
       'string "loud" is not allowed. Fix: use one of: basic, normal, detailed.');
-    assert.match(at.get('extra')!.message, /^unknown top-level key `extra`\. Fix: remove it, or use one of: receivers, processors, exporters, pipelines, telemetry, admission\.$/);
+    assert.match(at.get('extra')!.message, /^unknown top-level key `extra`\. Fix: remove it, or use one of: receivers, processors, exporters, pipelines, telemetry, admission, workers\.$/);
     assert.match(at.get('pipelines.traces.receivers[1]')!.message, /^"zipkin" is not defined under receivers \(defined: otlp, zipkn\)\. Did you mean "zipkn"\? Fix:/);
     assert.match(at.get('pipelines.traces.processors[1]')!.message, /^"batch" is listed twice \(also at \[0\]\)\. Fix: remove one/);
     assert.equal(at.get('pipelines.traces.exporters[1]')?.message,

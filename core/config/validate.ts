@@ -10,6 +10,7 @@ import { deepFreeze } from './deep-freeze.ts';
 import { describeValue, isMapping } from './describe-value.ts';
 import { telemetryConfigSchema, type TelemetryConfig } from './telemetry-config.ts';
 import { admissionConfigSchema, type AdmissionConfig } from '../admission/config.ts';
+import { workersConfigSchema, type WorkersConfig } from '../workers/config.ts';
 import { translateZodIssues } from './translate-zod-issues.ts';
 import { validatePipelines, type PipelineSpec } from './validate-pipelines.ts';
 
@@ -37,6 +38,8 @@ export interface ValidatedConfig {
   pipelines: Map<string, PipelineSpec>;
   telemetry: TelemetryConfig;
   admission: AdmissionConfig;
+  /** Undefined when the file does not say (see workersConfigSchema for what that means). */
+  workers: WorkersConfig;
 }
 
 /** The factories available to this build, per kind (the lists in `receivers/index.ts` and siblings). */
@@ -54,7 +57,7 @@ export interface ValidationResult {
   warnings: string[];
 }
 
-const TOP_LEVEL = ['receivers', 'processors', 'exporters', 'pipelines', 'telemetry', 'admission'] as const;
+const TOP_LEVEL = ['receivers', 'processors', 'exporters', 'pipelines', 'telemetry', 'admission', 'workers'] as const;
 type Section = 'receivers' | 'processors' | 'exporters';
 const KIND: Record<Section, string> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter' };
 
@@ -115,7 +118,12 @@ export function validateConfig(
     }
   }
 
-  if (problems.length > 0 || !telemetry.success || !admission.success) return finish();
+  const workers = workersConfigSchema.safeParse(raw.workers, { reportInput: true });
+  if (!workers.success) {
+    problems.push(...translateZodIssues(workers.error.issues, { base: ['workers'], schema: workersConfigSchema, input: raw.workers, locate }));
+  }
+
+  if (problems.length > 0 || !telemetry.success || !admission.success || !workers.success) return finish();
   return finish({
     receivers: receivers.entries,
     processors: processors.entries,
@@ -123,6 +131,7 @@ export function validateConfig(
     pipelines: wiring.pipelines,
     telemetry: deepFreeze(telemetry.data),
     admission: deepFreeze(admission.data),
+    workers: workers.data,
   });
 
   function finish(config?: ValidatedConfig): ValidationResult {

@@ -3,7 +3,7 @@
  * component hand-rolling them (the Collector's obsreport).
  */
 import type { AdmissionLedger } from '../admission/admission-ledger.ts';
-import { forwardTraceCalls, type ConsumeContext, type TraceConsumer } from '../consumer.ts';
+import { forwardTraceCalls, type ConsumeContext, type EncodedConsumeResult, type TraceConsumer } from '../consumer.ts';
 import { asSkybridgeError } from '../errors.ts';
 import { countSpans, type SpanBatch } from '../model/span-batch.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -31,6 +31,17 @@ export function observeReceiverOutput(receiverId: string, next: TraceConsumer, m
       }
       metrics.receiverAcceptedSpans.inc({ component: receiverId, transport: ctx.transport }, n);
     },
+    ...(next.consumeEncodedOtlp === undefined
+      ? {}
+      : {
+          async consumeEncodedOtlp(bytes: Uint8Array, ctx: ConsumeContext): Promise<EncodedConsumeResult> {
+            // Not decoded in this thread: a refused request's spans are not counted (its request is).
+            admission?.admit(who);
+            const result = await next.consumeEncodedOtlp!(bytes, ctx);
+            metrics.receiverAcceptedSpans.inc({ component: receiverId, transport: ctx.transport }, result.spanCount - result.rejectedSpans);
+            return result;
+          },
+        }),
   };
 }
 

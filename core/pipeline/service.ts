@@ -13,7 +13,7 @@
  */
 import { AdmissionLedger } from '../admission/admission-ledger.ts';
 import { defaultAdmissionBytes } from '../admission/config.ts';
-import type { Component, ComponentKind, ComponentSettings, Exporter, Host, Processor, Receiver } from '../component.ts';
+import type { Component, ComponentKind, ComponentSettings, Exporter, Host, Processor, Receiver, WindowCoordinator } from '../component.ts';
 import type { TraceConsumer } from '../consumer.ts';
 import type { ValidatedConfig } from '../config/validate.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -33,6 +33,16 @@ export interface ServiceOptions {
   logger: Logger;
   /** Called when a component reports a fatal error after start (the CLI shuts down and exits non-zero). */
   onFatal?: (componentId: string, error: Error) => void;
+  /**
+   * Which part of the graph this thread runs (core/workers/). `all` (the default): everything.
+   * `receivers`: only the receivers, each handing what it decodes to `route(receiverId)`, the
+   * worker router. `pipelines`: everything but the receivers; the thread feeds `headFor(id)`.
+   */
+  part?: 'all' | 'pipelines' | { receiversRouteTo: (receiverId: string) => TraceConsumer };
+  /** The ledger to use instead of a new one (a worker's, sharing its totals with the other threads). */
+  admission?: AdmissionLedger;
+  /** Handed to components in their settings (ComponentSettings.windows). */
+  windows?: WindowCoordinator;
 }
 
 export class Service {
@@ -47,21 +57,39 @@ export class Service {
   #shutdown: Promise<void> | undefined;
   /** Everything acknowledged and not yet delivered, across every component (core/admission/). */
   readonly admission: AdmissionLedger;
+  readonly metrics: Metrics;
+  /** Per receiver id, what it feeds: the heads of the pipelines that list it. */
+  readonly #heads = new Map<string, TraceConsumer>();
+  readonly #config: ValidatedConfig;
 
   constructor(config: ValidatedConfig, options: ServiceOptions) {
     this.#options = options;
+    this.#config = config;
+    this.metrics = options.metrics;
     const admission = config.admission;
-    this.admission = new AdmissionLedger(
-      { maxBytes: admission.max_bytes ?? defaultAdmissionBytes(), maxSpans: admission.max_spans, retryAfterMs: admission.retry_after },
-      options.metrics,
-    );
+    this.admission =
+      options.admission ??
+      new AdmissionLedger(
+        { maxBytes: admission.max_bytes ?? defaultAdmissionBytes(), maxSpans: admission.max_spans, retryAfterMs: admission.retry_after },
+        options.metrics,
+      );
     const settings = (id: string, kind: ComponentKind): ComponentSettings => ({
       id,
       kind,
       logger: options.logger.child({ component: id }),
       metrics: options.metrics,
       admission: this.admission,
+      ...(options.windows ? { windows: options.windows } : {}),
     });
+    const part = options.part ?? 'all';
+    if (typeof part === 'object') {
+      for (const [id, entry] of config.receivers) {
+        if (![...config.pipelines.values()].some((p) => p.receivers.includes(id))) continue;
+        const next = observeReceiverOutput(id, part.receiversRouteTo(id), options.metrics, this.admission);
+        this.#receivers.push({ id, kind: 'receiver', component: entry.factory.create(settings(id, 'receiver'), entry.config, next) });
+      }
+      return;
+    }
 
     const exporters = new Map<string, Exporter>();
     for (const [id, entry] of config.exporters) {
@@ -88,9 +116,47 @@ export class Service {
     for (const [id, entry] of config.receivers) {
       const heads = [...config.pipelines.values()].filter((p) => p.receivers.includes(id)).map((p) => pipelineHeads.get(p.id)!);
       if (heads.length === 0) continue;
-      const next = observeReceiverOutput(id, heads.length === 1 ? heads[0]! : new Fanout(heads), options.metrics, this.admission);
+      const head = heads.length === 1 ? heads[0]! : new Fanout(heads);
+      this.#heads.set(id, head);
+      if (part === 'pipelines') continue;
+      const next = observeReceiverOutput(id, head, options.metrics, this.admission);
       this.#receivers.push({ id, kind: 'receiver', component: entry.factory.create(settings(id, 'receiver'), entry.config, next) });
     }
+  }
+
+  /** What receiver `id` feeds (in a worker thread, where the receivers run elsewhere). */
+  headFor(receiverId: string): TraceConsumer {
+    const head = this.#heads.get(receiverId);
+    if (!head) throw new Error(`No pipeline takes spans from receiver ${receiverId}.`);
+    return head;
+  }
+
+  /** Whether any pipeline holds spans of the trace (see TraceConsumer.holds). */
+  holds(traceId: string): boolean | Promise<boolean> {
+    return [...this.#heads.values()].some((h) => h.holds?.(traceId) === true);
+  }
+
+  /** Drops what every pipeline holds of these traces (see TraceConsumer.abandon). */
+  abandon(traceIds: ReadonlySet<string>): void {
+    for (const head of new Set(this.#heads.values())) head.abandon?.(traceIds);
+  }
+
+  /** The exporters' start lines, each prefixed with its id. */
+  exporterLines(): string[] {
+    const lines: string[] = [];
+    for (const id of this.#config.exporters.keys()) {
+      for (const line of this.component(id)?.describe?.() ?? []) lines.push(`${id}: ${line}`);
+    }
+    return lines;
+  }
+
+  /** The receivers' start lines, each prefixed with its id. */
+  receiverLines(): string[] {
+    const lines: string[] = [];
+    for (const id of this.#config.receivers.keys()) {
+      for (const line of this.component(id)?.describe?.() ?? []) lines.push(`${id}: ${line}`);
+    }
+    return lines;
   }
 
   /**

@@ -5,13 +5,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '../config/units.ts';
-import type { Metrics } from './metrics.ts';
+
+/** Where /metrics comes from: one registry, or with `workers: N` every thread's summed. */
+export interface MetricsPage {
+  text(): Promise<string>;
+  readonly contentType: string;
+}
 
 export class TelemetryServer {
   readonly #server: http.Server;
   readonly #endpoint: string;
 
-  constructor(endpoint: string, metrics: Metrics, isReady: () => boolean) {
+  constructor(endpoint: string, metrics: MetricsPage, isReady: () => boolean) {
     this.#endpoint = endpoint;
     this.#server = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -20,8 +25,8 @@ export class TelemetryServer {
         return;
       }
       if (path === '/metrics') {
-        metrics.registry.metrics().then(
-          (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+        metrics.text().then(
+          (text) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(text),
           (error: Error) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${error.message}\n`),
         );
       } else if (path === '/healthz') {

@@ -19,7 +19,7 @@ import type { InstrumentationScope, Resource, ResourceSpans, Span, SpanBatch } f
 import { BurstLog } from '../../core/telemetry/burst-log.ts';
 import { estimateSpanBytes } from '../../core/traces/span-size.ts';
 import { TraceBuffer, type EvictReason, type HeldTrace } from '../../core/traces/trace-buffer.ts';
-import { WindowBudget, type ClosedWindow } from './budget.ts';
+import { WINDOW_MS, WindowBudget, type ClosedWindow } from './budget.ts';
 import { BUDGET_POLICY, type TailSamplingConfig } from './config.ts';
 import { DecisionAcks } from './decision-acks.ts';
 import { DecisionCache } from './decision-cache.ts';
@@ -73,6 +73,10 @@ export class TailSamplingProcessor implements Processor {
   #now = 0;
   #shutdown: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** With `workers: N`: the last `through` reported to the main thread (see #settleAcrossWorkers). */
+  #reportedThrough = Number.NEGATIVE_INFINITY;
+  /** Window settlements waiting for the other workers; shutdown waits for them. */
+  readonly #settling = new Set<Promise<void>>();
   readonly #earlyLog = new BurstLog();
   readonly #refusedLog = new BurstLog();
 
@@ -223,7 +227,7 @@ export class TailSamplingProcessor implements Processor {
   tick(now = this.#clock()): void {
     this.#now = now;
     this.#buffer.tick(now);
-    if (this.#budget) this.#closeWindows(this.#budget.closeDue(now));
+    if (this.#budget) this.#closeWindows(this.#budget.closeDue(now), Math.floor((now - this.#config.decision_wait) / WINDOW_MS) - 1);
     this.#updateGauges();
     this.#pump();
   }
@@ -246,7 +250,8 @@ export class TailSamplingProcessor implements Processor {
         // Skip traces already gone (pushed out of a window by a better one just before).
         if (!trace.parked && this.#buffer.get(trace.traceId) === trace) this.#onReady(trace);
       }
-      this.#closeWindows(this.#budget?.closeAll() ?? []);
+      this.#closeWindows(this.#budget?.closeAll() ?? [], Number.POSITIVE_INFINITY);
+      await Promise.race([Promise.all(this.#settling), new Promise<void>((resolve) => deadline.addEventListener('abort', () => resolve(), { once: true }))]);
       for (const trace of this.#buffer.drain()) this.#decideEarly(trace, 'shutdown'); // none expected
       this.#updateGauges();
       const aborted = new Promise<void>((resolve) => deadline.addEventListener('abort', () => resolve(), { once: true }));
@@ -273,8 +278,15 @@ export class TailSamplingProcessor implements Processor {
     })());
   }
 
-  /** Keeps the candidates that won their window's slots. */
-  #closeWindows(closed: readonly ClosedWindow[]): void {
+  /**
+   * Keeps the candidates that won their window's slots. Every window up to `through` is closed
+   * here; with `workers: N` that is what the other workers wait for (#settleAcrossWorkers).
+   */
+  #closeWindows(closed: readonly ClosedWindow[], through: number): void {
+    if (this.#settings.windows) {
+      this.#settleAcrossWorkers(closed, through);
+      return;
+    }
     for (const window of closed) {
       for (const traceId of window.kept) {
         const trace = this.#buffer.remove(traceId);
@@ -282,6 +294,40 @@ export class TailSamplingProcessor implements Processor {
       }
       this.#settings.metrics.samplingWindowKept.observe({ component: this.#settings.id }, window.reserved + window.kept.length);
     }
+  }
+
+  /**
+   * With `workers: N` each worker sees only its share of the traces, so a window's N slots are
+   * settled for the whole process (core/workers/window-hub.ts): this worker reports its kept
+   * candidates and the slots it spent, and keeps those of its candidates that are among the best of
+   * every worker's. Until the answer they stay parked in the buffer. Windows closed or not, the
+   * progress (`through`) is reported once per window, so no window waits on a worker with nothing in it.
+   */
+  #settleAcrossWorkers(closed: readonly ClosedWindow[], through: number): void {
+    if (closed.length === 0 && through <= this.#reportedThrough) return;
+    this.#reportedThrough = Math.max(this.#reportedThrough, through);
+    const settled = this.#settings
+      .windows!.settle(this.#settings.id, this.#config.sample_n_per_3_secs, through, closed.map((w) => ({ index: w.index, reserved: w.reserved, kept: w.kept })))
+      .then((keptIds) => {
+        const keep = new Set(keptIds);
+        for (const window of closed) {
+          let kept = 0;
+          for (const traceId of window.kept) {
+            // More spans may have come meanwhile and made it a candidate of a later window.
+            this.#budget?.withdraw(traceId);
+            const trace = this.#buffer.remove(traceId);
+            if (!trace) continue;
+            if (keep.has(traceId)) kept++;
+            this.#decide(trace, keep.has(traceId), BUDGET_POLICY);
+          }
+          this.#settings.metrics.samplingWindowKept.observe({ component: this.#settings.id }, window.reserved + kept);
+        }
+        this.#updateGauges();
+        this.#pump();
+      });
+    if (closed.length === 0) return;
+    this.#settling.add(settled);
+    void settled.finally(() => this.#settling.delete(settled));
   }
 
   /** The buffer reports a ready trace (still held). */

@@ -48,6 +48,9 @@ export class ExportHandler {
    * refusals come back as `{ ok: false }`.
    */
   async export(body: Uint8Array, encoding: OtlpEncoding, handedOver?: HandoverMode): Promise<ExportResult> {
+    if (encoding === 'protobuf' && handedOver === undefined && this.#handover === undefined && this.#next.consumeEncodedOtlp) {
+      return this.#exportEncoded(body);
+    }
     let decoded: DecodedTraces;
     try {
       // No room: refuse before decoding, so overload costs neither decode CPU nor decoded memory.
@@ -61,9 +64,10 @@ export class ExportHandler {
         let batch: SpanBatch | undefined = decoded.batch;
         if (handedOver === 'if-held') {
           // Another gateway offers spans of traces it believes this one holds (handover.ts).
-          for (const traceId of splitByTrace(batch).keys()) {
-            if (!this.#next.holds?.(traceId)) throw new NotHeldError(`Trace ${traceId} is not held here.`);
-          }
+          const traceIds = [...splitByTrace(batch).keys()];
+          const held = await Promise.all(traceIds.map((traceId) => this.#next.holds?.(traceId) ?? false));
+          const notHeld = traceIds.find((_, i) => !held[i]);
+          if (notHeld !== undefined) throw new NotHeldError(`Trace ${notHeld} is not held here.`);
         } else if (handedOver === undefined && this.#handover !== undefined) {
           batch = await this.#handover.keepLocal(batch);
         }
@@ -73,16 +77,34 @@ export class ExportHandler {
         return { ok: false, error: asSkybridgeError(err) };
       }
     }
-    if (decoded.rejectedSpans > 0) {
-      // Counted only once the request is answered with success: on a refusal the sender resends and
-      // the same spans would otherwise be counted twice.
-      this.#settings.metrics.recordDrop(this.#settings.id, 'invalid_input', decoded.rejectedSpans);
-      this.#settings.logger.warn(
-        { transport: this.#transport, rejected_spans: decoded.rejectedSpans, reason: decoded.rejectMessage },
-        'Accepted an OTLP request partially; spans with invalid ids were rejected.',
-      );
-    }
+    this.#countRejected(decoded.rejectedSpans, decoded.rejectMessage);
     return { ok: true, rejectedSpans: decoded.rejectedSpans, rejectMessage: decoded.rejectMessage };
+  }
+
+  /**
+   * With `workers: N`: the request goes to the workers still encoded, split by trace; each decodes
+   * its share (core/workers/). Decode failures there come back as InvalidInputError, answered 400.
+   */
+  async #exportEncoded(body: Uint8Array): Promise<ExportResult> {
+    let result;
+    try {
+      result = await this.#next.consumeEncodedOtlp!(body, this.#ctx);
+    } catch (err) {
+      return { ok: false, error: asSkybridgeError(err) };
+    }
+    this.#countRejected(result.rejectedSpans, result.rejectMessage);
+    return { ok: true, rejectedSpans: result.rejectedSpans, rejectMessage: result.rejectMessage };
+  }
+
+  #countRejected(rejectedSpans: number, rejectMessage: string): void {
+    if (rejectedSpans === 0) return;
+    // Counted only once the request is answered with success: on a refusal the sender resends and
+    // the same spans would otherwise be counted twice.
+    this.#settings.metrics.recordDrop(this.#settings.id, 'invalid_input', rejectedSpans);
+    this.#settings.logger.warn(
+      { transport: this.#transport, rejected_spans: rejectedSpans, reason: rejectMessage },
+      'Accepted an OTLP request partially; spans with invalid ids were rejected.',
+    );
   }
 
   /** Counts one answered request under its protocol status (`OK`, `INVALID_ARGUMENT`, `200`, `413`...). */

@@ -95,8 +95,11 @@ export class Handover {
     const traces = splitByTrace(batch);
     const away = new Map<string, SpanBatch[]>();
     const local: SpanBatch[] = [];
+    // Asked all at once: with `workers: N` each answer comes from the trace's worker thread.
+    const held = await Promise.all([...traces.keys()].map((traceId) => this.#next.holds?.(traceId) ?? false));
+    let i = 0;
     for (const [traceId, traceBatch] of traces) {
-      const target = this.#next.holds?.(traceId) ? undefined : (outsideRing ? this.#ring : previous!).ownerOf(traceKey(traceId));
+      const target = held[i++] ? undefined : (outsideRing ? this.#ring : previous!).ownerOf(traceKey(traceId));
       if (target === undefined || target === self) local.push(traceBatch);
       else {
         const list = away.get(target);
