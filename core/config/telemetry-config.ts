@@ -6,7 +6,7 @@ import { endpoint } from './units.ts';
 
 /** Settings for the collector itself, not for any component. */
 export interface TelemetryConfig {
-  /** Where the metrics and health page listens; default "0.0.0.0:8888"; `null` disables it. */
+  /** Where the metrics and health page listens; default "localhost:8888"; `null` disables it. */
   endpoint: string | null;
   /** pino level of the collector's logs; default `info`. */
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -16,7 +16,7 @@ export const telemetryConfigSchema = z
   .strictObject({
     endpoint: endpoint("the collector's own metrics and health page")
       .nullable()
-      .default('0.0.0.0:8888')
+      .default('localhost:8888')
       .describe('host:port of the metrics (/metrics) and health page; null turns it off.'),
     log_level: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])

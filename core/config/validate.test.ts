@@ -243,7 +243,7 @@ pipelines:
       { id: 'traces', receivers: ['otlp'], processors: ['batch'], exporters: ['skywalking'] },
       { id: 'traces/local', receivers: ['otlp'], processors: [], exporters: ['debug'] },
     ]);
-    assert.deepEqual(config.telemetry, { endpoint: '0.0.0.0:8888', log_level: 'info' });
+    assert.deepEqual(config.telemetry, { endpoint: 'localhost:8888', log_level: 'info' });
     assert.deepEqual(warnings, ['receivers.zipkin/edge is defined but used by no pipeline; it will not be started.']);
   });
 

@@ -26,7 +26,7 @@ function udpSchema(what: string, defaultEndpoint: string) {
 const thriftHttpSchema = z
   .strictObject({
     endpoint: endpoint('the Jaeger Thrift HTTP listener')
-      .default('0.0.0.0:14268')
+      .default('localhost:14268')
       .describe('Address the HTTP server listens on for POST /api/traces ("host:port"; port 0 picks a free port).'),
     max_request_body_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')
@@ -37,7 +37,7 @@ const thriftHttpSchema = z
 const grpcSchema = z
   .strictObject({
     endpoint: endpoint('the Jaeger gRPC listener')
-      .default('0.0.0.0:14250')
+      .default('localhost:14250')
       .describe('Address the gRPC server listens on ("host:port"; port 0 picks a free port).'),
     max_recv_msg_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')
@@ -47,8 +47,8 @@ const grpcSchema = z
 
 const protocolsSchema = z
   .strictObject({
-    thrift_compact: udpSchema('Thrift compact', '0.0.0.0:6831').nullable().prefault({}),
-    thrift_binary: udpSchema('Thrift binary', '0.0.0.0:6832').nullable().prefault({}),
+    thrift_compact: udpSchema('Thrift compact', 'localhost:6831').nullable().prefault({}),
+    thrift_binary: udpSchema('Thrift binary', 'localhost:6832').nullable().prefault({}),
     thrift_http: thriftHttpSchema.nullable().prefault({}),
     grpc: grpcSchema.nullable().prefault({}),
   })

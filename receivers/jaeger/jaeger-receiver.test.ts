@@ -80,10 +80,10 @@ describe('jaeger receiver config', () => {
   it('serves all four protocols on Jaeger\'s ports by default', () => {
     const cfg = jaegerConfigSchema.parse({});
     assert.deepEqual(cfg.protocols, {
-      thrift_compact: { endpoint: '0.0.0.0:6831', max_packet_size: 65000, queue_size: 1000 },
-      thrift_binary: { endpoint: '0.0.0.0:6832', max_packet_size: 65000, queue_size: 1000 },
-      thrift_http: { endpoint: '0.0.0.0:14268', max_request_body_size: 4 * 1024 * 1024 },
-      grpc: { endpoint: '0.0.0.0:14250', max_recv_msg_size: 4 * 1024 * 1024 },
+      thrift_compact: { endpoint: 'localhost:6831', max_packet_size: 65000, queue_size: 1000 },
+      thrift_binary: { endpoint: 'localhost:6832', max_packet_size: 65000, queue_size: 1000 },
+      thrift_http: { endpoint: 'localhost:14268', max_request_body_size: 4 * 1024 * 1024 },
+      grpc: { endpoint: 'localhost:14250', max_recv_msg_size: 4 * 1024 * 1024 },
     });
   });
 

@@ -6,8 +6,8 @@ import { otlpConfigSchema } from './config.ts';
 describe('otlpConfigSchema', () => {
   it('enables both transports on the OTLP ports with 4MiB limits by default', () => {
     assert.deepEqual(otlpConfigSchema.parse({}), {
-      grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size: 4 * 1024 * 1024, max_concurrent_streams: 8 },
-      http: { endpoint: '0.0.0.0:4318', max_request_body_size: 4 * 1024 * 1024, path: '/v1/traces' },
+      grpc: { endpoint: 'localhost:4317', max_recv_msg_size: 4 * 1024 * 1024, max_concurrent_streams: 8 },
+      http: { endpoint: 'localhost:4318', max_request_body_size: 4 * 1024 * 1024, path: '/v1/traces' },
     });
   });
 

@@ -9,7 +9,7 @@ import { resolverSchema } from '../../core/routing/config.ts';
 const grpcSchema = z
   .strictObject({
     endpoint: endpoint('the OTLP/gRPC listener')
-      .default('0.0.0.0:4317')
+      .default('localhost:4317')
       .describe('Address the OTLP/gRPC server listens on ("host:port"; port 0 picks a free port).'),
     max_recv_msg_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')
@@ -28,7 +28,7 @@ const grpcSchema = z
 const httpSchema = z
   .strictObject({
     endpoint: endpoint('the OTLP/HTTP listener')
-      .default('0.0.0.0:4318')
+      .default('localhost:4318')
       .describe('Address the OTLP/HTTP server listens on ("host:port"; port 0 picks a free port).'),
     max_request_body_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')

@@ -11,7 +11,7 @@ export const W3C_DEFAULT_PATH = '/v1/w3c/spans';
 export const w3cConfigSchema = z
   .strictObject({
     endpoint: endpoint('the W3C span listener')
-      .default('0.0.0.0:9412')
+      .default('localhost:9412')
       .describe('Address the HTTP server listens on ("host:port"; port 0 picks a free port).'),
     path: z
       .string()

@@ -9,7 +9,7 @@ import { endpoint, size } from '../../core/config/units.ts';
 export const zipkinConfigSchema = z
   .strictObject({
     endpoint: endpoint('the Zipkin HTTP listener')
-      .default('0.0.0.0:9411')
+      .default('localhost:9411')
       .describe('Address the Zipkin HTTP server listens on ("host:port"; port 0 picks a free port).'),
     max_request_body_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')
