@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '../config/units.ts';
 import { SkybridgeError, UnavailableError, asSkybridgeError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { applyConnectionLimits, checkingIntervalMs, type HttpConnectionLimits } from './connection-limits.ts';
 import { parseContentCoding, readBody, type ContentCoding } from './read-body.ts';
 
 /** How long a sender refused during shutdown should wait before trying again (or another instance). */
@@ -30,6 +31,8 @@ export interface IngestHttpServerOptions {
   readonly notFoundMessage: string;
   /** The most bytes a body may have, on the wire and again after decompression. */
   readonly maxBodySize: number;
+  /** The listener's `connections:` block (connection-limits.ts). */
+  readonly connections: HttpConnectionLimits;
   /** For the last-resort error line: who failed (`"OTLP/HTTP"`) and its `transport` field. */
   readonly name: string;
   readonly transport: string;
@@ -61,13 +64,14 @@ export abstract class IngestHttpServer<K> {
 
   constructor(options: IngestHttpServerOptions) {
     this.#options = options;
-    this.#server = http.createServer((req, res) => {
+    this.#server = http.createServer({ connectionsCheckingInterval: checkingIntervalMs(options.connections) }, (req, res) => {
       this.#onRequest(req, res).catch((err: unknown) => {
         // Only a bug gets here (every expected failure is answered); it must not take the process down.
         options.logger.error({ transport: options.transport, error: err }, `${options.name} request handling failed.`);
         res.destroy();
       });
     });
+    applyConnectionLimits(this.#server, options.connections);
   }
 
   /**

@@ -3,6 +3,8 @@
  * four protocols on by default on Jaeger's own ports. Writing `null` for one switches it off.
  */
 import { z } from 'zod';
+import { grpcConnectionsSchema } from '../../core/grpc/server-limits.ts';
+import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { endpoint, size } from '../../core/config/units.ts';
 
 function udpSchema(what: string, defaultEndpoint: string) {
@@ -31,6 +33,7 @@ const thriftHttpSchema = z
     max_request_body_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')
       .describe('Largest request body accepted, counted on the wire and again after gzip/deflate decompression. Larger bodies are answered 413.'),
+    connections: httpConnectionsSchema,
   })
   .describe('jaeger.Batch in Thrift binary over HTTP (the Jaeger collector\'s POST /api/traces). null disables it.');
 
@@ -42,6 +45,7 @@ const grpcSchema = z
     max_recv_msg_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')
       .describe('Largest PostSpansRequest accepted, after decompression. Larger requests are answered RESOURCE_EXHAUSTED.'),
+    connections: grpcConnectionsSchema,
   })
   .describe('jaeger.api_v2.CollectorService/PostSpans over gRPC. null disables it.');
 

@@ -4,6 +4,7 @@
  * is an empty PostSpansResponse after the pipeline accepted the spans; a refusal carries the error's
  * gRPC status. Oversized requests are refused by grpc-js itself with RESOURCE_EXHAUSTED.
  */
+import { grpcServerOptions } from '../../core/grpc/server-limits.ts';
 import {
   Server,
   ServerCredentials,
@@ -42,6 +43,7 @@ export class GrpcCollectorServer {
     this.#handler = handler;
     this.#server = new Server({
       'grpc.max_receive_message_length': config.max_recv_msg_size,
+      ...grpcServerOptions(config.connections),
     });
     this.#server.addService(COLLECTOR_SERVICE, {
       PostSpans: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {

@@ -82,8 +82,8 @@ describe('jaeger receiver config', () => {
     assert.deepEqual(cfg.protocols, {
       thrift_compact: { endpoint: 'localhost:6831', max_packet_size: 65000, queue_size: 1000 },
       thrift_binary: { endpoint: 'localhost:6832', max_packet_size: 65000, queue_size: 1000 },
-      thrift_http: { endpoint: 'localhost:14268', max_request_body_size: 4 * 1024 * 1024 },
-      grpc: { endpoint: 'localhost:14250', max_recv_msg_size: 4 * 1024 * 1024 },
+      thrift_http: { endpoint: 'localhost:14268', max_request_body_size: 4 * 1024 * 1024, connections: { max: 4096, header_timeout: 10_000, request_timeout: 60_000, idle_timeout: 60_000 } },
+      grpc: { endpoint: 'localhost:14250', max_recv_msg_size: 4 * 1024 * 1024, connections: { max_connection_idle: 300_000, max_connection_age_grace: 30_000, keepalive_time: 7_200_000, keepalive_timeout: 20_000 } },
     });
   });
 

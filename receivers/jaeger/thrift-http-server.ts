@@ -29,6 +29,7 @@ export class ThriftHttpServer extends IngestHttpServer<'thrift'> {
       paths: [TRACES_PATH],
       notFoundMessage: `Not found; Jaeger Thrift batches are accepted at POST ${TRACES_PATH}.`,
       maxBodySize: config.max_request_body_size,
+      connections: config.connections,
       name: 'Jaeger HTTP',
       transport: handler.transport,
       logger: handler.logger,

@@ -6,8 +6,8 @@ import { otlpConfigSchema } from './config.ts';
 describe('otlpConfigSchema', () => {
   it('enables both transports on the OTLP ports with 4MiB limits by default', () => {
     assert.deepEqual(otlpConfigSchema.parse({}), {
-      grpc: { endpoint: 'localhost:4317', max_recv_msg_size: 4 * 1024 * 1024, max_concurrent_streams: 8 },
-      http: { endpoint: 'localhost:4318', max_request_body_size: 4 * 1024 * 1024, path: '/v1/traces' },
+      grpc: { endpoint: 'localhost:4317', max_recv_msg_size: 4 * 1024 * 1024, max_concurrent_streams: 8, connections: { max_connection_idle: 300_000, max_connection_age_grace: 30_000, keepalive_time: 7_200_000, keepalive_timeout: 20_000 } },
+      http: { endpoint: 'localhost:4318', max_request_body_size: 4 * 1024 * 1024, connections: { max: 4096, header_timeout: 10_000, request_timeout: 60_000, idle_timeout: 60_000 }, path: '/v1/traces' },
     });
   });
 

@@ -3,6 +3,8 @@
  * for one switches it off, as the Collector's otlp receiver does with an absent protocol.
  */
 import { z } from 'zod';
+import { grpcConnectionsSchema } from '../../core/grpc/server-limits.ts';
+import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { duration, endpoint, size, tlsClientSchema } from '../../core/config/units.ts';
 import { resolverSchema } from '../../core/routing/config.ts';
 
@@ -22,6 +24,7 @@ const grpcSchema = z
         'Export calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS, as the Collector\'s max_concurrent_streams). ' +
           'Further calls wait in the client, not in skybridge\'s memory: under overload this bounds the request bytes held before admission can refuse them.',
       ),
+    connections: grpcConnectionsSchema,
   })
   .describe('OTLP over gRPC (service opentelemetry.proto.collector.trace.v1.TraceService). null disables it.');
 
@@ -35,6 +38,7 @@ const httpSchema = z
       .describe(
         'Largest request body accepted, counted after gzip/deflate decompression (and on the wire). Larger bodies are answered 413.',
       ),
+    connections: httpConnectionsSchema,
     path: z
       .string()
       .regex(/^\/[^\s?#]*$/, { message: 'expected an absolute URL path such as "/v1/traces". Fix: start it with "/" and leave out the query.' })

@@ -4,6 +4,7 @@
  * answer INVALID_ARGUMENT with a message that says what is wrong. grpc-js itself enforces
  * `max_recv_msg_size` (before and after gzip) with RESOURCE_EXHAUSTED.
  */
+import { grpcServerOptions } from '../../core/grpc/server-limits.ts';
 import * as grpc from '@grpc/grpc-js';
 import { UnavailableError, type SkybridgeError } from '../../core/errors.ts';
 import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
@@ -40,6 +41,7 @@ export class OtlpGrpcServer {
     this.#server = new grpc.Server({
       'grpc.max_receive_message_length': config.max_recv_msg_size,
       'grpc.max_concurrent_streams': config.max_concurrent_streams,
+      ...grpcServerOptions(config.connections),
     });
     this.#server.addService(traceServiceDefinition, {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {

@@ -28,6 +28,7 @@ export class OtlpHttpServer extends IngestHttpServer<OtlpEncoding> {
       paths: [config.path],
       notFoundMessage: `Not found; OTLP traces are accepted at POST ${config.path}.`,
       maxBodySize: config.max_request_body_size,
+      connections: config.connections,
       name: 'OTLP/HTTP',
       transport: 'http',
       logger,

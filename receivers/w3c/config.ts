@@ -4,6 +4,7 @@
  * SkyWalking (see README.md for the reasoning and the known clashes).
  */
 import { z } from 'zod';
+import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { endpoint, size } from '../../core/config/units.ts';
 
 export const W3C_DEFAULT_PATH = '/v1/w3c/spans';
@@ -21,6 +22,7 @@ export const w3cConfigSchema = z
     max_request_body_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('1MiB')
       .describe('Largest request body accepted, counted on the wire and again after gzip/deflate decompression. Larger bodies are answered 413.'),
+    connections: httpConnectionsSchema,
   })
   .describe('Receives spans from producers that only have W3C trace context: POST JSON spans with traceparent/tracestate/baggage headers.');
 

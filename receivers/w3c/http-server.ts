@@ -30,6 +30,7 @@ export class W3cHttpServer extends IngestHttpServer<W3cRequestContext> {
       paths: [config.path],
       notFoundMessage: `Not found; spans with W3C trace context are accepted at POST ${config.path}.`,
       maxBodySize: config.max_request_body_size,
+      connections: config.connections,
       name: 'W3C',
       transport: 'http',
       logger,

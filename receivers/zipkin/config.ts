@@ -4,6 +4,7 @@
  * strings.
  */
 import { z } from 'zod';
+import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { endpoint, size } from '../../core/config/units.ts';
 
 export const zipkinConfigSchema = z
@@ -14,6 +15,7 @@ export const zipkinConfigSchema = z
     max_request_body_size: size({ min: '1KiB', max: '1GiB' })
       .prefault('4MiB')
       .describe('Largest request body accepted, counted on the wire and again after gzip/deflate decompression. Larger bodies are answered 413.'),
+    connections: httpConnectionsSchema,
     parse_string_tags: z
       .boolean()
       .default(false)

@@ -30,6 +30,7 @@ export class ZipkinHttpServer extends IngestHttpServer<ZipkinFormat> {
       paths: [V2_PATH, V1_PATH],
       notFoundMessage: `Not found; Zipkin spans are accepted at POST ${V2_PATH} and POST ${V1_PATH}.`,
       maxBodySize: config.max_request_body_size,
+      connections: config.connections,
       name: 'Zipkin',
       transport: 'http',
       logger,

@@ -173,7 +173,7 @@ describe('ZipkinReceiver lifecycle', () => {
   });
 
   it('has the Collector\'s defaults', () => {
-    assert.deepEqual(zipkinConfigSchema.parse({}), { endpoint: 'localhost:9411', max_request_body_size: 4 * 1024 * 1024, parse_string_tags: false });
+    assert.deepEqual(zipkinConfigSchema.parse({}), { endpoint: 'localhost:9411', max_request_body_size: 4 * 1024 * 1024, connections: { max: 4096, header_timeout: 10_000, request_timeout: 60_000, idle_timeout: 60_000 }, parse_string_tags: false });
     assert.equal(zipkinConfigSchema.safeParse({ endpoint: '0.0.0.0:9411', extra: 1 }).success, false);
   });
 

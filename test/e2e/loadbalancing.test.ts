@@ -22,9 +22,7 @@ function gatewayYaml(port: number, oap: StandInOap, host = '127.0.0.1', handover
     ? `{ static: { hostnames: [${handover.map((g) => `"127.0.0.1:${g}"`).join(', ')}] } }`
     : `{ dns: { hostname: gateways.test, port: ${port}, interval: 200ms, nameserver: "${handover?.address}" } }`;
   const handoverYaml = handover ? `\n    handover: { resolver: ${resolver}, self: "${host}:${port}", grace: 3s }` : '';
-  // Two pipeline threads: a handover asks the worker that owns the trace whether it holds it.
   return `
-workers: 2
 receivers:
   otlp:
     grpc: { endpoint: "${host}:${port}" }

@@ -24,6 +24,10 @@ export function createRawTraceClient(address: string, opts: { gzip?: boolean } =
         client.Export(body, { deadline: Date.now() + 10_000 }, (err, res) => resolve(err ? { ok: false, error: err } : { ok: true, response: res }));
       });
     },
+    /** The channel's connectivity state (READY while connected, IDLE after the server closed it). */
+    state(): grpc.connectivityState {
+      return client.getChannel().getConnectivityState(false);
+    },
     close(): void {
       client.close();
     },

@@ -5,6 +5,7 @@
  * same segments byte for byte; metrics of both workers are summed on /metrics; the admission bound
  * is one bound across the workers; garbage is still answered 400.
  */
+import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { components } from '../../../components.ts';
@@ -23,6 +24,7 @@ interface Running {
   collector: RunningCollector;
   oap: StandInOap;
   otlpPort: number;
+  grpcPort: number;
   zipkinPort: number;
   telemetryPort: number;
 }
@@ -51,7 +53,7 @@ telemetry:
   log_level: silent
 ${extraYaml}`;
   const collector = await startCollector({ text: yaml, name: 'workers.yaml' }, components, { logger: createLogger({ level: 'silent' }) });
-  return { collector, oap, otlpPort, zipkinPort, telemetryPort };
+  return { collector, oap, otlpPort, grpcPort, zipkinPort, telemetryPort };
 }
 
 async function stop(r: Running): Promise<void> {
@@ -127,6 +129,31 @@ describe('workers: 2', () => {
     assert.equal(again.status, 400);
     const ok = await postOtlp(r.otlpPort, good);
     assert.equal(ok.status, 200);
+  });
+
+  it('answers a gateway handover (if-held) from the worker that owns the trace', async () => {
+    const r = running[1]!; // workers: 2, after the byte-identical run: it built every trace of `traces`
+    const client = new grpc.Client(`127.0.0.1:${r.grpcPort}`, grpc.credentials.createInsecure());
+    const exportIfHeld = (batch: Uint8Array) =>
+      new Promise<grpc.status>((resolve) => {
+        const metadata = new grpc.Metadata();
+        metadata.set('x-skybridge-handover', 'if-held');
+        const identity = (b: Buffer) => b;
+        client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', identity, identity, Buffer.from(batch), metadata, {}, (err) =>
+          resolve(err ? err.code : grpc.status.OK),
+        );
+      });
+    try {
+      // A known trace of each worker is taken (its worker still knows it: the flushed-span index);
+      // a trace no worker has seen is not.
+      for (const owner of [0, 1]) {
+        const known = traces.find((t) => ownerOfHexTraceId(t.traceId, 2) === owner)!;
+        assert.equal(await exportIfHeld(encodeExportTraceServiceRequest(batchOf(known.batches.payments))), grpc.status.OK);
+      }
+      assert.equal(await exportIfHeld(encodeExportTraceServiceRequest(batchOf(threeServiceTrace().batches.payments))), grpc.status.FAILED_PRECONDITION);
+    } finally {
+      client.close();
+    }
   });
 
   it('refuses with 429 across workers once what they hold together reaches admission.max_bytes, and delivers what it acknowledged', async () => {
