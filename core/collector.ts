@@ -113,7 +113,8 @@ export async function startCollector(source: ConfigSource, factories: Factories,
   };
   let telemetry: TelemetryServer | undefined;
   if (config.telemetry.endpoint) {
-    telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running');
+    const tls = config.telemetry.tls ? { config: config.telemetry.tls, logger } : undefined;
+    telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running', tls);
     await telemetry.start();
   }
   try {

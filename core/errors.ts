@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'SKB_ERR_OVERLOADED'
   | 'SKB_ERR_UNAVAILABLE'
   | 'SKB_ERR_EXPORT_FAILED'
-  | 'SKB_ERR_NOT_HELD';
+  | 'SKB_ERR_NOT_HELD'
+  | 'SKB_ERR_UNAUTHENTICATED';
 
 export class SkybridgeError extends Error {
   readonly code: ErrorCode;
@@ -87,6 +88,16 @@ export class ExportFailedError extends SkybridgeError {
  * Between gateways only: a handover of spans "if you hold their trace" (receivers/otlp/handover.ts)
  * reached a gateway that does not; the sending gateway keeps them. Not an error any SDK sees.
  */
+/**
+ * The request carried no accepted bearer token (core/auth/bearer-tokens.ts). The message says
+ * nothing about which tokens exist; not retryable: resending the same request cannot succeed.
+ */
+export class UnauthenticatedError extends SkybridgeError {
+  constructor() {
+    super('SKB_ERR_UNAUTHENTICATED', 'Unauthenticated.', { retryable: false, grpcStatus: GrpcStatus.UNAUTHENTICATED, httpStatus: 401 });
+  }
+}
+
 export class NotHeldError extends SkybridgeError {
   constructor(message: string) {
     super('SKB_ERR_NOT_HELD', message, { retryable: false, grpcStatus: GrpcStatus.FAILED_PRECONDITION, httpStatus: 409 });

@@ -2,6 +2,7 @@
  * The `telemetry:` block: the collector's own metrics/health page and log level.
  */
 import { z } from 'zod';
+import { listenerTlsSchema, type TlsServerConfig } from '../tls/server-tls.ts';
 import { endpoint } from './units.ts';
 
 /** Settings for the collector itself, not for any component. */
@@ -10,6 +11,8 @@ export interface TelemetryConfig {
   endpoint: string | null;
   /** pino level of the collector's logs; default `info`. */
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** TLS on the page (core/tls/server-tls.ts); plaintext when absent. */
+  tls?: TlsServerConfig | null;
 }
 
 export const telemetryConfigSchema = z
@@ -21,7 +24,8 @@ export const telemetryConfigSchema = z
     log_level: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info')
-      .describe('Lowest level of log lines written to stdout.'),
+      .describe('Lowest level of log lines written to stderr.'),
+    tls: listenerTlsSchema,
   })
   .prefault({})
   .describe("The collector's own telemetry.") satisfies z.ZodType<TelemetryConfig, unknown>;

@@ -293,7 +293,7 @@ telemetry: { log_levle: debug }
     // The union member that fits the item (type: latency) supplies the allowed keys.
     assert.equal(at.get('processors.tail_sampling.policies[0].treshold')?.message,
       'unknown key `treshold` (did you mean `threshold`?). Fix: remove it, or use one of: type, threshold.');
-    assert.match(at.get('telemetry.log_levle')!.message, /did you mean `log_level`\?.*use one of: endpoint, log_level\.$/);
+    assert.match(at.get('telemetry.log_levle')!.message, /did you mean `log_level`\?.*use one of: endpoint, log_level, tls\.$/);
     assert.match(at.get('pipelines.traces.exporter')!.message, /did you mean `exporters`\?/);
     assert.equal(at.get('receivers.otlp.http.timeouts.reed')?.line, 5);
   });

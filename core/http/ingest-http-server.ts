@@ -11,9 +11,12 @@
  * answered, or destroys every connection still open when its deadline aborts.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '../config/units.ts';
-import { SkybridgeError, UnavailableError, asSkybridgeError } from '../errors.ts';
+import { BearerTokens, type BearerAuthConfig } from '../auth/bearer-tokens.ts';
+import { SkybridgeError, UnauthenticatedError, UnavailableError, asSkybridgeError } from '../errors.ts';
+import { reloadOnChange, tlsServerOptions, type TlsServerConfig } from '../tls/server-tls.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { applyConnectionLimits, checkingIntervalMs, type HttpConnectionLimits } from './connection-limits.ts';
 import { parseContentCoding, readBody, type ContentCoding } from './read-body.ts';
@@ -33,6 +36,10 @@ export interface IngestHttpServerOptions {
   readonly maxBodySize: number;
   /** The listener's `connections:` block (connection-limits.ts). */
   readonly connections: HttpConnectionLimits;
+  /** The listener's `tls:` block (core/tls/server-tls.ts); plaintext when absent. */
+  readonly tls?: TlsServerConfig | null;
+  /** The listener's `auth:` block (core/auth/bearer-tokens.ts); no authentication when absent. */
+  readonly auth?: BearerAuthConfig | null;
   /** For the last-resort error line: who failed (`"OTLP/HTTP"`) and its `transport` field. */
   readonly name: string;
   readonly transport: string;
@@ -59,19 +66,24 @@ export interface RefusalBody {
 export abstract class IngestHttpServer<K> {
   readonly #options: IngestHttpServerOptions;
   readonly #server: http.Server;
+  readonly #tokens: BearerTokens | undefined;
+  #stopReloading: (() => void) | undefined;
   #closing = false;
   #port: number | undefined;
 
   constructor(options: IngestHttpServerOptions) {
     this.#options = options;
-    this.#server = http.createServer({ connectionsCheckingInterval: checkingIntervalMs(options.connections) }, (req, res) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.#onRequest(req, res).catch((err: unknown) => {
         // Only a bug gets here (every expected failure is answered); it must not take the process down.
         options.logger.error({ transport: options.transport, error: err }, `${options.name} request handling failed.`);
         res.destroy();
       });
-    });
+    };
+    const serverOptions = { connectionsCheckingInterval: checkingIntervalMs(options.connections) };
+    this.#server = options.tls ? https.createServer({ ...serverOptions, ...tlsServerOptions(options.tls) }, onRequest) : http.createServer(serverOptions, onRequest);
     applyConnectionLimits(this.#server, options.connections);
+    this.#tokens = options.auth ? new BearerTokens(options.auth, options.logger) : undefined;
   }
 
   /**
@@ -118,6 +130,7 @@ export abstract class IngestHttpServer<K> {
           if (!this.#closing) onFatal(err);
         });
         this.#port = (this.#server.address() as AddressInfo).port;
+        if (this.#options.tls) this.#stopReloading = reloadOnChange(this.#options.tls, this.#server as https.Server, this.#options.logger);
         resolve();
       });
     });
@@ -129,6 +142,8 @@ export abstract class IngestHttpServer<K> {
    */
   close(deadline: AbortSignal): Promise<void> {
     this.#closing = true;
+    this.#stopReloading?.();
+    this.#tokens?.stop();
     if (!this.#server.listening) return Promise.resolve();
     return new Promise((resolve) => {
       const force = (): void => {
@@ -150,6 +165,10 @@ export abstract class IngestHttpServer<K> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
+    // Before anything else, so a client without a token learns nothing (not even which paths exist).
+    if (this.#tokens && !this.#tokens.accepts(req.headers.authorization)) {
+      return this.#refuse(res, new UnauthenticatedError(), undefined, path, { 'WWW-Authenticate': 'Bearer' });
+    }
     if (!this.#options.paths.includes(path)) return this.#plain(res, 404, this.#options.notFoundMessage);
     if (req.method !== 'POST') return this.#plain(res, 405, 'Method not allowed; use POST.', { Allow: 'POST' });
 
@@ -181,11 +200,10 @@ export abstract class IngestHttpServer<K> {
     this.#send(res, outcome.status, outcome.contentType, outcome.body);
   }
 
-  #refuse(res: http.ServerResponse, err: SkybridgeError, kind: K | undefined, path: string): void {
+  #refuse(res: http.ServerResponse, err: SkybridgeError, kind: K | undefined, path: string, headers: http.OutgoingHttpHeaders = {}): void {
     const status = err.httpStatus;
     this.refused(err, kind, path);
     this.answered(status);
-    const headers: http.OutgoingHttpHeaders = {};
     if (err.retryable && err.retryAfterMs !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
     const { contentType, body } = this.refusalBody(err, kind);
     this.#send(res, status, contentType, body, headers);

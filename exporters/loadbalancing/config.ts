@@ -14,6 +14,10 @@ export const loadbalancingConfigSchema = z
           .strictObject({
             timeout: duration({ min: '10ms', max: '10m' }).prefault('10s').describe('Deadline of one Export call to a gateway.'),
             tls: tlsClientSchema.prefault({}),
+            token: z
+              .string()
+              .default('')
+              .describe('Bearer token for the gateways\' receivers (their auth: block), sent as `authorization: Bearer <token>` on every call; write it as a ${ENV_VAR} reference. Empty: none.'),
           })
           .prefault({}),
       })

@@ -18,7 +18,7 @@
  * `sticky_traces.ttl`; new traces follow the new ring. That keeps traces in flight whole when all
  * of a trace's spans pass through one agent. README.md says what it does not cover yet.
  */
-import { status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
 import protobuf from 'protobufjs/minimal.js';
 import type { ComponentSettings, Exporter, Host } from '../../core/component.ts';
 import type { ConsumeContext } from '../../core/consumer.ts';
@@ -85,6 +85,10 @@ export class LoadbalancingExporter implements Exporter {
   }
 
   async start(_host: Host): Promise<void> {
+    const otlp = this.#config.protocol.otlp;
+    if (otlp.token !== '' && otlp.tls.insecure) {
+      this.#settings.logger.warn('The gateways\' token is sent without TLS (protocol.otlp.tls.insecure is true): anyone on the network path can read it.');
+    }
     await this.#resolver.start((endpoints) => this.#setMembers(endpoints));
   }
 
@@ -160,11 +164,19 @@ export class LoadbalancingExporter implements Exporter {
     const client = this.#client(endpoint);
     const request = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return new Promise((resolve, reject) => {
-      client.makeUnaryRequest(EXPORT_PATH, rawBytes, rawBytes, request, { deadline }, (error: ServiceError | null, response?: Buffer) => {
+      client.makeUnaryRequest(EXPORT_PATH, rawBytes, rawBytes, request, this.#metadata(), { deadline }, (error: ServiceError | null, response?: Buffer) => {
         if (error) reject(new CallFailed(endpoint, error.code, error.details || error.message));
         else resolve(response ?? Buffer.alloc(0));
       });
     });
+  }
+
+  /** Per call: grpc-js may add to a Metadata it is given. */
+  #metadata(): Metadata {
+    const metadata = new Metadata();
+    const token = this.#config.protocol.otlp.token;
+    if (token !== '') metadata.set('authorization', `Bearer ${token}`);
+    return metadata;
   }
 
   #client(endpoint: string): Client {

@@ -3,6 +3,8 @@
  * four protocols on by default on Jaeger's own ports. Writing `null` for one switches it off.
  */
 import { z } from 'zod';
+import { listenerAuthSchema } from '../../core/auth/bearer-tokens.ts';
+import { listenerTlsSchema } from '../../core/tls/server-tls.ts';
 import { grpcConnectionsSchema } from '../../core/grpc/server-limits.ts';
 import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { endpoint, size } from '../../core/config/units.ts';
@@ -34,6 +36,8 @@ const thriftHttpSchema = z
       .prefault('4MiB')
       .describe('Largest request body accepted, counted on the wire and again after gzip/deflate decompression. Larger bodies are answered 413.'),
     connections: httpConnectionsSchema,
+    tls: listenerTlsSchema,
+    auth: listenerAuthSchema,
   })
   .describe('jaeger.Batch in Thrift binary over HTTP (the Jaeger collector\'s POST /api/traces). null disables it.');
 
@@ -46,6 +50,8 @@ const grpcSchema = z
       .prefault('4MiB')
       .describe('Largest PostSpansRequest accepted, after decompression. Larger requests are answered RESOURCE_EXHAUSTED.'),
     connections: grpcConnectionsSchema,
+    tls: listenerTlsSchema,
+    auth: listenerAuthSchema,
   })
   .describe('jaeger.api_v2.CollectorService/PostSpans over gRPC. null disables it.');
 

@@ -4,10 +4,11 @@
  * is an empty PostSpansResponse after the pipeline accepted the spans; a refusal carries the error's
  * gRPC status. Oversized requests are refused by grpc-js itself with RESOURCE_EXHAUSTED.
  */
+import { BearerTokens } from '../../core/auth/bearer-tokens.ts';
+import { grpcServerCredentials } from '../../core/tls/server-tls.ts';
 import { grpcServerOptions } from '../../core/grpc/server-limits.ts';
 import {
   Server,
-  ServerCredentials,
   status as GrpcStatus,
   type sendUnaryData,
   type ServerUnaryCall,
@@ -15,7 +16,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { parseHostPort } from '../../core/config/units.ts';
-import { UnavailableError, asDecodeError, type SkybridgeError } from '../../core/errors.ts';
+import { UnauthenticatedError, UnavailableError, asDecodeError, type SkybridgeError } from '../../core/errors.ts';
 import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
 import type { BatchHandler } from './batch-handler.ts';
 import type { JaegerGrpcConfig } from './config.ts';
@@ -34,6 +35,7 @@ const COLLECTOR_SERVICE: ServiceDefinition = { PostSpans: rawUnaryMethod(POST_SP
 export class GrpcCollectorServer {
   readonly #config: JaegerGrpcConfig;
   readonly #handler: BatchHandler;
+  readonly #tokens: BearerTokens | undefined;
   readonly #server: Server;
   #closing = false;
   #port: number | undefined;
@@ -41,13 +43,14 @@ export class GrpcCollectorServer {
   constructor(config: JaegerGrpcConfig, handler: BatchHandler) {
     this.#config = config;
     this.#handler = handler;
+    this.#tokens = config.auth ? new BearerTokens(config.auth, handler.logger) : undefined;
     this.#server = new Server({
       'grpc.max_receive_message_length': config.max_recv_msg_size,
       ...grpcServerOptions(config.connections),
     });
     this.#server.addService(COLLECTOR_SERVICE, {
       PostSpans: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-        this.#postSpans(call.request, callback).catch((err: unknown) => {
+        this.#postSpans(call, callback).catch((err: unknown) => {
           // Only a bug gets here; answer so the client is not left waiting, and keep serving.
           handler.logger.error({ transport: handler.transport, error: err }, 'Jaeger gRPC request handling failed.');
           callback({ code: GrpcStatus.INTERNAL, details: 'Internal error while handling PostSpans.' });
@@ -66,7 +69,7 @@ export class GrpcCollectorServer {
     const { host, port } = parseHostPort(this.#config.endpoint)!;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
+      this.#server.bindAsync(address, grpcServerCredentials(this.#config.tls, this.#handler.logger), (err, bound) => {
         if (err) return reject(err);
         this.#port = bound;
         resolve();
@@ -80,6 +83,7 @@ export class GrpcCollectorServer {
    */
   close(deadline: AbortSignal): Promise<void> {
     this.#closing = true;
+    this.#tokens?.stop();
     if (this.#port === undefined) return Promise.resolve();
     return new Promise((resolve) => {
       const force = (): void => this.#server.forceShutdown();
@@ -92,7 +96,9 @@ export class GrpcCollectorServer {
     });
   }
 
-  async #postSpans(request: Buffer, callback: sendUnaryData<Buffer>): Promise<void> {
+  async #postSpans(call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): Promise<void> {
+    if (this.#tokens && !this.#tokens.accepts(call.metadata.get('authorization')[0]?.toString())) return this.#refuse(callback, new UnauthenticatedError());
+    const request = call.request;
     if (this.#closing) return this.#refuse(callback, new UnavailableError('The receiver is shutting down.'));
     let batch: JaegerBatch;
     try {

@@ -30,6 +30,8 @@ export class ThriftHttpServer extends IngestHttpServer<'thrift'> {
       notFoundMessage: `Not found; Jaeger Thrift batches are accepted at POST ${TRACES_PATH}.`,
       maxBodySize: config.max_request_body_size,
       connections: config.connections,
+      tls: config.tls,
+      auth: config.auth,
       name: 'Jaeger HTTP',
       transport: handler.transport,
       logger: handler.logger,

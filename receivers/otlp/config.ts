@@ -3,6 +3,8 @@
  * for one switches it off, as the Collector's otlp receiver does with an absent protocol.
  */
 import { z } from 'zod';
+import { listenerAuthSchema } from '../../core/auth/bearer-tokens.ts';
+import { listenerTlsSchema } from '../../core/tls/server-tls.ts';
 import { grpcConnectionsSchema } from '../../core/grpc/server-limits.ts';
 import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { duration, endpoint, size, tlsClientSchema } from '../../core/config/units.ts';
@@ -25,6 +27,8 @@ const grpcSchema = z
           'Further calls wait in the client, not in skybridge\'s memory: under overload this bounds the request bytes held before admission can refuse them.',
       ),
     connections: grpcConnectionsSchema,
+    tls: listenerTlsSchema,
+    auth: listenerAuthSchema,
   })
   .describe('OTLP over gRPC (service opentelemetry.proto.collector.trace.v1.TraceService). null disables it.');
 
@@ -39,6 +43,8 @@ const httpSchema = z
         'Largest request body accepted, counted after gzip/deflate decompression (and on the wire). Larger bodies are answered 413.',
       ),
     connections: httpConnectionsSchema,
+    tls: listenerTlsSchema,
+    auth: listenerAuthSchema,
     path: z
       .string()
       .regex(/^\/[^\s?#]*$/, { message: 'expected an absolute URL path such as "/v1/traces". Fix: start it with "/" and leave out the query.' })
@@ -56,6 +62,10 @@ const handoverSchema = z
       .describe('After a change of the gateway set: for this long, spans of traces this gateway does not hold go to their previous owner; for as long again, only those of traces the previous owner still holds. Set it above the agents\' resolver interval plus the assembly max_wait.'),
     timeout: duration({ min: '10ms', max: '1m' }).prefault('5s').describe('Deadline of one handover call; when it fails, the spans stay here.'),
     tls: tlsClientSchema.prefault({}),
+    token: z
+      .string()
+      .default('')
+      .describe('Bearer token for the other gateways\' receivers (their auth: block); write it as a ${ENV_VAR} reference. Empty: none.'),
   })
   .describe('On a gateway behind loadbalancing agents: hands spans of traces in flight to the gateway that owned them before the gateway set changed, so a scale event does not split them (receivers/otlp/README.md). Off when absent.');
 

@@ -4,9 +4,11 @@
  * answer INVALID_ARGUMENT with a message that says what is wrong. grpc-js itself enforces
  * `max_recv_msg_size` (before and after gzip) with RESOURCE_EXHAUSTED.
  */
+import { BearerTokens } from '../../core/auth/bearer-tokens.ts';
+import { grpcServerCredentials } from '../../core/tls/server-tls.ts';
 import { grpcServerOptions } from '../../core/grpc/server-limits.ts';
 import * as grpc from '@grpc/grpc-js';
-import { UnavailableError, type SkybridgeError } from '../../core/errors.ts';
+import { UnauthenticatedError, UnavailableError, type SkybridgeError } from '../../core/errors.ts';
 import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
 import type { Logger } from '../../core/telemetry/logger.ts';
 import type { OtlpConfig } from './config.ts';
@@ -30,6 +32,7 @@ export class OtlpGrpcServer {
   readonly #config: OtlpGrpcConfig;
   readonly #handler: ExportHandler;
   readonly #logger: Logger;
+  readonly #tokens: BearerTokens | undefined;
   readonly #server: grpc.Server;
   #closing = false;
   #port: number | undefined;
@@ -38,6 +41,7 @@ export class OtlpGrpcServer {
     this.#config = config;
     this.#handler = handler;
     this.#logger = logger;
+    this.#tokens = config.auth ? new BearerTokens(config.auth, logger) : undefined;
     this.#server = new grpc.Server({
       'grpc.max_receive_message_length': config.max_recv_msg_size,
       'grpc.max_concurrent_streams': config.max_concurrent_streams,
@@ -62,7 +66,7 @@ export class OtlpGrpcServer {
   /** Binds the endpoint; rejects if it cannot (address in use, permission). */
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(this.#config.endpoint, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      this.#server.bindAsync(this.#config.endpoint, grpcServerCredentials(this.#config.tls, this.#logger), (err, port) => {
         if (err) return reject(err);
         this.#port = port;
         resolve();
@@ -76,6 +80,7 @@ export class OtlpGrpcServer {
    */
   close(deadline: AbortSignal): Promise<void> {
     this.#closing = true;
+    this.#tokens?.stop();
     return new Promise((resolve) => {
       const force = (): void => {
         this.#server.forceShutdown();
@@ -91,6 +96,7 @@ export class OtlpGrpcServer {
   }
 
   async #onExport(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): Promise<void> {
+    if (this.#tokens && !this.#tokens.accepts(call.metadata.get('authorization')[0]?.toString())) return this.#refuse(callback, new UnauthenticatedError());
     if (this.#closing) return this.#refuse(callback, new UnavailableError('The receiver is shutting down.', SHUTDOWN_RETRY_AFTER_MS));
     const handedOver = call.metadata.get(HANDOVER_HEADER)[0];
     const mode = handedOver === 'take' || handedOver === 'if-held' ? handedOver : undefined;

@@ -125,6 +125,7 @@ export class Handover {
     const bytes = encodeExportTraceServiceRequest(batch);
     const metadata = new Metadata();
     metadata.set(HANDOVER_HEADER, mode);
+    if (this.#config.token !== '') metadata.set('authorization', `Bearer ${this.#config.token}`);
     const metrics = this.#settings.metrics;
     return new Promise((resolve) => {
       client.makeUnaryRequest(

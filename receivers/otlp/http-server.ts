@@ -29,6 +29,8 @@ export class OtlpHttpServer extends IngestHttpServer<OtlpEncoding> {
       notFoundMessage: `Not found; OTLP traces are accepted at POST ${config.path}.`,
       maxBodySize: config.max_request_body_size,
       connections: config.connections,
+      tls: config.tls,
+      auth: config.auth,
       name: 'OTLP/HTTP',
       transport: 'http',
       logger,

@@ -4,6 +4,8 @@
  * SkyWalking (see README.md for the reasoning and the known clashes).
  */
 import { z } from 'zod';
+import { listenerAuthSchema } from '../../core/auth/bearer-tokens.ts';
+import { listenerTlsSchema } from '../../core/tls/server-tls.ts';
 import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { endpoint, size } from '../../core/config/units.ts';
 
@@ -23,6 +25,8 @@ export const w3cConfigSchema = z
       .prefault('1MiB')
       .describe('Largest request body accepted, counted on the wire and again after gzip/deflate decompression. Larger bodies are answered 413.'),
     connections: httpConnectionsSchema,
+    tls: listenerTlsSchema,
+    auth: listenerAuthSchema,
   })
   .describe('Receives spans from producers that only have W3C trace context: POST JSON spans with traceparent/tracestate/baggage headers.');
 

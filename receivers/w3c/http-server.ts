@@ -31,6 +31,8 @@ export class W3cHttpServer extends IngestHttpServer<W3cRequestContext> {
       notFoundMessage: `Not found; spans with W3C trace context are accepted at POST ${config.path}.`,
       maxBodySize: config.max_request_body_size,
       connections: config.connections,
+      tls: config.tls,
+      auth: config.auth,
       name: 'W3C',
       transport: 'http',
       logger,

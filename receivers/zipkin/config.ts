@@ -4,6 +4,8 @@
  * strings.
  */
 import { z } from 'zod';
+import { listenerAuthSchema } from '../../core/auth/bearer-tokens.ts';
+import { listenerTlsSchema } from '../../core/tls/server-tls.ts';
 import { httpConnectionsSchema } from '../../core/http/connection-limits.ts';
 import { endpoint, size } from '../../core/config/units.ts';
 
@@ -16,6 +18,8 @@ export const zipkinConfigSchema = z
       .prefault('4MiB')
       .describe('Largest request body accepted, counted on the wire and again after gzip/deflate decompression. Larger bodies are answered 413.'),
     connections: httpConnectionsSchema,
+    tls: listenerTlsSchema,
+    auth: listenerAuthSchema,
     parse_string_tags: z
       .boolean()
       .default(false)

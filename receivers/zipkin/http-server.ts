@@ -31,6 +31,8 @@ export class ZipkinHttpServer extends IngestHttpServer<ZipkinFormat> {
       notFoundMessage: `Not found; Zipkin spans are accepted at POST ${V2_PATH} and POST ${V1_PATH}.`,
       maxBodySize: config.max_request_body_size,
       connections: config.connections,
+      tls: config.tls,
+      auth: config.auth,
       name: 'Zipkin',
       transport: 'http',
       logger,
