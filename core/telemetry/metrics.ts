@@ -132,6 +132,12 @@ export class Metrics {
     help: 'admission.max_spans: receivers refuse new data while the held spans reach it.',
     registers: [this.registry],
   });
+  readonly instancesNotReported = new Counter({
+    name: 'skybridge_exporter_instances_not_reported_total',
+    help: 'New service instances not reported to the OAP (reportInstanceProperties, keepAlive) because max_instances were already remembered; their segments are still sent.',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
   readonly assemblerEvents = new Counter({
     name: 'skybridge_assembler_events_total',
     help: 'Trace-assembly events: traces flushed (complete/timeout/evicted/shutdown), late spans, orphan refs, self links (span links to the span itself or its own segment, dropped), span_id_reused (a span sent with the id of another held span, kept under a derived id); on an OTLP receiver with handover: handed_over, kept_not_held, kept_unreachable.',

@@ -58,6 +58,12 @@ export const skywalkingConfigSchema = z
     instance_idle_timeout: duration({ min: '10ms', max: '24h' })
       .prefault('5m')
       .describe('Stop sending keepAlive for an instance when none of its segments was exported for this long, so instances that went away show as gone in SkyWalking.'),
+    max_instances: z
+      .number().int().min(1).max(10_000_000).default(10_000)
+      .describe('Instances remembered for keepAlive at once. Past it, new instances are not reported (their segments still go out, and the OAP still learns them from the segments); counted and logged. Bounds memory and the keepAlive calls per round whatever senders claim to be.'),
+    new_instances_per_second: z
+      .number().int().min(1).max(100_000).default(100)
+      .describe('New instances reported (reportInstanceProperties + first keepAlive) per second at most; the rest wait for later rounds. A burst of made-up instances cannot flood the OAP with management calls.'),
     assembly: assemblySchema,
     redis: redisRetrySchema
       .optional()

@@ -49,6 +49,8 @@ export class SkyWalkingSink implements SegmentSink {
       timeoutMs: config.timeout,
       keepAliveIntervalMs: config.keep_alive_interval,
       instanceIdleTimeoutMs: config.instance_idle_timeout,
+      maxInstances: config.max_instances,
+      newInstancesPerSecond: config.new_instances_per_second,
     });
   }
 

@@ -32,7 +32,7 @@ describe('ManagementReporter', () => {
     const oap = await StandInOap.start(oapOptions);
     const client = createOapClient({ endpoint: oap.endpoint, tls: { insecure: true }, reconnectBackoffMs: { initial: 10, max: 100 } });
     const reporter = new ManagementReporter(settings(), client, {
-      token: '', timeoutMs: 2000, keepAliveIntervalMs: 30, instanceIdleTimeoutMs: 60_000, ...options,
+      token: '', timeoutMs: 2000, keepAliveIntervalMs: 30, instanceIdleTimeoutMs: 60_000, maxInstances: 10_000, newInstancesPerSecond: 100, ...options,
     });
     cleanups.push(async () => {
       reporter.stop();
@@ -102,5 +102,23 @@ describe('ManagementReporter', () => {
     const apiPings = pingsOf(oap, 'api-1');
     await oap.waitFor(() => pingsOf(oap, 'api-1') >= apiPings + 3, 5000, () => 'three more api-1 pings');
     assert.equal(pingsOf(oap, 'job-1'), jobPings);
+  });
+
+  it('caps what a flood of made-up instances costs the OAP: new reports per second and instances remembered', async () => {
+    const { oap, reporter } = await rig({}, { keepAliveIntervalMs: 200, maxInstances: 300, newInstancesPerSecond: 50 });
+    reporter.start();
+    for (let i = 0; i < 1000; i++) reporter.add(props(`svc-${i}`, `inst-${i}`));
+    assert.equal(reporter.size, 300, 'only max_instances are remembered');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // One second's burst (50) plus about a second of refill, not 1,000 (or 300) reports at once.
+    const firstSecond = oap.instanceProperties.length;
+    assert.ok(firstSecond >= 50 && firstSecond <= 110, `properties reported in the first second: ${firstSecond}`);
+    await oap.waitFor(() => oap.instanceProperties.length === 300, 10_000, () => `all 300 remembered instances reported in time (${oap.instanceProperties.length})`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(new Set(oap.instanceProperties.map((p) => p.serviceinstance)).size, 300, 'each once');
+    // Once reported, instances keep being pinged every round without waiting for the rate.
+    const pings = oap.pings.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(oap.pings.length - pings >= 300, `a keepAlive round covers every instance: ${oap.pings.length - pings}`);
   });
 });

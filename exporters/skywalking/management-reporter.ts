@@ -28,6 +28,10 @@ export interface ManagementReporterOptions {
   timeoutMs: number;
   keepAliveIntervalMs: number;
   instanceIdleTimeoutMs: number;
+  /** Instances remembered at once; new ones past it are not reported (counted, logged). */
+  maxInstances: number;
+  /** First reports of new instances per second at most; the rest wait for later rounds. */
+  newInstancesPerSecond: number;
 }
 
 interface InstanceEntry {
@@ -41,6 +45,8 @@ interface InstanceEntry {
   lastSeenMs: number;
   /** A report for this instance is in flight; the next round skips it rather than doubling it. */
   busy: boolean;
+  /** Reported to the OAP at least once (a first report is rate-limited; later keepAlives are not). */
+  reportedOnce: boolean;
 }
 
 function instanceKey(service: string, serviceInstance: string): string {
@@ -58,6 +64,10 @@ export class ManagementReporter {
   readonly #instances = new Map<string, InstanceEntry>();
   readonly #calls = new Set<ClientUnaryCall>();
   readonly #failureLog = new BurstLog();
+  readonly #fullLog = new BurstLog();
+  /** Token bucket for first reports: refilled at newInstancesPerSecond, holding at most one second's worth. */
+  #firstReportTokens: number;
+  #tokensAt = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
 
@@ -65,6 +75,7 @@ export class ManagementReporter {
     this.#settings = settings;
     this.#client = client;
     this.#options = options;
+    this.#firstReportTokens = options.newInstancesPerSecond;
   }
 
   /** Instances currently pinged. */
@@ -81,7 +92,7 @@ export class ManagementReporter {
     const key = instanceKey(props.service, props.serviceInstance);
     const entry = this.#instances.get(key);
     if (entry === undefined) {
-      const created: InstanceEntry = {
+      this.#remember(key, {
         service: props.service,
         serviceInstance: props.serviceInstance,
         layer: props.layer,
@@ -89,9 +100,8 @@ export class ManagementReporter {
         propertiesReported: false,
         lastSeenMs: Date.now(),
         busy: false,
-      };
-      this.#instances.set(key, created);
-      if (this.#running) void this.#report(created);
+        reportedOnce: false,
+      });
       return;
     }
     entry.lastSeenMs = Date.now();
@@ -111,11 +121,36 @@ export class ManagementReporter {
     }
     // Seen again after it went idle (or before its onInstance): ping it. Its properties are already
     // stored in the OAP, or come with a later `add`.
-    const created: InstanceEntry = {
-      service, serviceInstance, layer: '', properties: undefined, propertiesReported: false, lastSeenMs: Date.now(), busy: false,
-    };
-    this.#instances.set(key, created);
-    if (this.#running) void this.#report(created);
+    this.#remember(key, {
+      service, serviceInstance, layer: '', properties: undefined, propertiesReported: false, lastSeenMs: Date.now(), busy: false, reportedOnce: false,
+    });
+  }
+
+  /** Keeps a new instance within maxInstances and reports it now if the first-report rate allows. */
+  #remember(key: string, entry: InstanceEntry): void {
+    if (this.#instances.size >= this.#options.maxInstances) {
+      this.#settings.metrics.instancesNotReported.inc({ component: this.#settings.id });
+      const total = this.#fullLog.take(1);
+      if (total !== undefined) {
+        this.#settings.logger.warn(
+          { max_instances: this.#options.maxInstances, not_reported: total, service: entry.service.slice(0, 64) },
+          'Too many instances to report at once (max_instances); new ones are not reported until others go idle. Their segments are still sent.',
+        );
+      }
+      return;
+    }
+    this.#instances.set(key, entry);
+    if (this.#running && this.#takeFirstReport()) void this.#report(entry);
+  }
+
+  #takeFirstReport(): boolean {
+    const now = Date.now();
+    const rate = this.#options.newInstancesPerSecond;
+    this.#firstReportTokens = Math.min(rate, this.#firstReportTokens + ((now - this.#tokensAt) / 1000) * rate);
+    this.#tokensAt = now;
+    if (this.#firstReportTokens < 1) return false;
+    this.#firstReportTokens -= 1;
+    return true;
   }
 
   /** Report every instance known so far, then every `keepAliveIntervalMs`. Idempotent. */
@@ -139,7 +174,8 @@ export class ManagementReporter {
     const due: InstanceEntry[] = [];
     for (const [key, entry] of this.#instances) {
       if (now - entry.lastSeenMs > this.#options.instanceIdleTimeoutMs) this.#instances.delete(key);
-      else if (!entry.busy) due.push(entry);
+      // A first report waits for the rate; keepAlives of instances already reported do not.
+      else if (!entry.busy && (entry.reportedOnce || this.#takeFirstReport())) due.push(entry);
     }
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -161,6 +197,7 @@ export class ManagementReporter {
         entry.propertiesReported = true;
       }
       await this.#unary(KEEP_ALIVE_PATH, encodeInstancePingPkg({ service: entry.service, serviceInstance: entry.serviceInstance, layer: entry.layer }));
+      entry.reportedOnce = true;
     } catch (error) {
       if (!this.#running) return;
       const total = this.#failureLog.take(1);
