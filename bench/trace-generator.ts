@@ -54,8 +54,8 @@ const OTEL_FLAGS_REMOTE_PARENT = 0x301; // sampled | CONTEXT_HAS_IS_REMOTE | CON
 const MS = 1_000_000n;
 const US = 1_000n;
 
-/** mulberry32: a tiny seeded PRNG; quality is ample for ids and shapes. */
-class Random {
+/** mulberry32: a tiny seeded PRNG; quality is ample for ids and shapes (and the fuzzer's cases). */
+export class Random {
   #state: number;
   constructor(seed: number) {
     this.#state = seed >>> 0;

@@ -6,21 +6,17 @@
  * value: huge strings, deep nesting, wrong types, extreme numbers). Every family falls back to byte
  * mutations when the input does not parse as what it claims to be.
  */
+import { Random } from '../../bench/trace-generator.ts';
 
-/** mulberry32: a small, fast PRNG with a 32-bit state; enough for test-case generation. */
+/** The bench's seeded PRNG (mulberry32) in the shape the mutators use. */
 export class Rng {
-  #state: number;
+  readonly #random: Random;
   constructor(seed: number) {
-    this.#state = seed >>> 0;
+    this.#random = new Random(seed);
   }
-  next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+  /** In [0, n). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return Math.floor((this.#random.uint32() / 4294967296) * n);
   }
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)]!;
