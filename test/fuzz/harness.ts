@@ -1,7 +1,8 @@
 /**
  * The fuzzing harness: one skybridge with every receiver, in this process, fed mutations of the
  * real clients' requests (seeds.ts, mutators.ts) over real sockets. A case fails when the answer to
- * garbage is not the sender's fault (anything but 2xx, 400, 413, 415, 431; gRPC OK, INVALID_ARGUMENT or
+ * garbage is not the sender's fault (anything but 2xx, 400, 413, 415, 431, or 429 with Retry-After
+ * when the pipeline is full and admission refuses before decoding; gRPC OK, INVALID_ARGUMENT or
  * RESOURCE_EXHAUSTED without a retry hint), when no answer comes within the timeout (a hang), or
  * when the process stops serving: after each target a valid seed must still be accepted. Memory is
  * checked over the whole run. `npm run fuzz` runs it by hand, longer (run.ts); the test suite runs
@@ -103,9 +104,12 @@ async function httpPost(port: number, path: string, body: Buffer, headers: Recor
   try {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers, body: new Uint8Array(body), signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS) });
     const text = await res.text();
-    const ok = (res.status >= 200 && res.status < 300) || SENDER_FAULT_HTTP.has(res.status);
+    // 429 with Retry-After is admission refusing before it decodes anything (an exporter's output
+    // is full): about capacity, not the content, and what the sender must hear then. Counted apart.
+    const backpressure = res.status === 429 && res.headers.get('retry-after') !== null;
+    const ok = (res.status >= 200 && res.status < 300) || SENDER_FAULT_HTTP.has(res.status) || backpressure;
     const leak = /\bat [\w.<>]+ \(|node:internal|\.ts:\d+/.test(text) ? 'a stack trace in the answer' : undefined;
-    return { answer: String(res.status), ...(!ok ? { finding: `answered ${res.status}: ${text.slice(0, 200)}` } : leak ? { finding: leak } : {}) };
+    return { answer: backpressure ? '429 backpressure' : String(res.status), ...(!ok ? { finding: `answered ${res.status}: ${text.slice(0, 200)}` } : leak ? { finding: leak } : {}) };
   } catch (err) {
     return { answer: 'error', finding: `no answer: ${(err as Error).message}` };
   }
