@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { TelemetryServer, type MetricsPage } from './telemetry/telemetry-server.ts';
 import { AdmissionLedger } from './admission/admission-ledger.ts';
-import { defaultAdmissionBytes } from './admission/config.ts';
+import { admissionLimits } from './admission/config.ts';
 import { routeToWorkers } from './workers/routed-consumer.ts';
 import { SharedHoldings } from './workers/shared-holdings.ts';
 import { resolveWorkers } from './workers/worker-count.ts';
@@ -96,11 +96,10 @@ export async function startCollector(source: ConfigSource, factories: Factories,
   if (workers > 1) {
     // Slot 0 is this thread's (it holds nothing for long); slot k + 1 is worker k's.
     const holdings = SharedHoldings.allocate(workers + 1);
-    const admission = new AdmissionLedger(
-      { maxBytes: config.admission.max_bytes ?? defaultAdmissionBytes(), maxSpans: config.admission.max_spans, retryAfterMs: config.admission.retry_after },
-      metrics,
-      { holdings: new SharedHoldings(holdings, 0), valveName: (slot, index) => pool!.valveName(slot, index) },
-    );
+    const admission = new AdmissionLedger(admissionLimits(config.admission), metrics, {
+      holdings: new SharedHoldings(holdings, 0),
+      valveName: (slot, index) => pool!.valveName(slot, index),
+    });
     pool = new WorkerPool({ count: workers, source, holdings, logger, onFatal: (id, error) => opts.onFatal?.(id, error) });
     const route = routeToWorkers(pool);
     service = new Service(config, { metrics, logger, onFatal: opts.onFatal, admission, part: { receiversRouteTo: () => route } });

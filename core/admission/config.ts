@@ -41,3 +41,8 @@ export const admissionConfigSchema = z
   .describe('The bound on data acknowledged to senders and not yet delivered.');
 
 export type AdmissionConfig = z.output<typeof admissionConfigSchema>;
+
+/** The ledger's limits from the `admission:` block, the default bound filled in. */
+export function admissionLimits(config: AdmissionConfig): { maxBytes: number; maxSpans: number; retryAfterMs: number } {
+  return { maxBytes: config.max_bytes ?? defaultAdmissionBytes(), maxSpans: config.max_spans, retryAfterMs: config.retry_after };
+}

@@ -12,7 +12,7 @@
  *   the other way under one deadline, so each stage drains into a consumer that is still live.
  */
 import { AdmissionLedger } from '../admission/admission-ledger.ts';
-import { defaultAdmissionBytes } from '../admission/config.ts';
+import { admissionLimits } from '../admission/config.ts';
 import type { Component, ComponentKind, ComponentSettings, Exporter, Host, Processor, Receiver, WindowCoordinator } from '../component.ts';
 import type { TraceConsumer } from '../consumer.ts';
 import type { ValidatedConfig } from '../config/validate.ts';
@@ -35,8 +35,9 @@ export interface ServiceOptions {
   onFatal?: (componentId: string, error: Error) => void;
   /**
    * Which part of the graph this thread runs (core/workers/). `all` (the default): everything.
-   * `receivers`: only the receivers, each handing what it decodes to `route(receiverId)`, the
-   * worker router. `pipelines`: everything but the receivers; the thread feeds `headFor(id)`.
+   * `{ receiversRouteTo }`: only the receivers, each handing what it decodes to
+   * `receiversRouteTo(receiverId)`, the worker router. `pipelines`: everything but the receivers;
+   * the thread feeds `headFor(receiverId)`.
    */
   part?: 'all' | 'pipelines' | { receiversRouteTo: (receiverId: string) => TraceConsumer };
   /** The ledger to use instead of a new one (a worker's, sharing its totals with the other threads). */
@@ -66,13 +67,7 @@ export class Service {
     this.#options = options;
     this.#config = config;
     this.metrics = options.metrics;
-    const admission = config.admission;
-    this.admission =
-      options.admission ??
-      new AdmissionLedger(
-        { maxBytes: admission.max_bytes ?? defaultAdmissionBytes(), maxSpans: admission.max_spans, retryAfterMs: admission.retry_after },
-        options.metrics,
-      );
+    this.admission = options.admission ?? new AdmissionLedger(admissionLimits(config.admission), options.metrics);
     const settings = (id: string, kind: ComponentKind): ComponentSettings => ({
       id,
       kind,

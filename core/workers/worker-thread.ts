@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { components } from '../../components.ts';
 import { AdmissionLedger } from '../admission/admission-ledger.ts';
-import { defaultAdmissionBytes } from '../admission/config.ts';
+import { admissionLimits } from '../admission/config.ts';
 import { loadAndValidate } from '../collector.ts';
 import type { WindowCoordinator } from '../component.ts';
 import { asDecodeError, asSkybridgeError } from '../errors.ts';
@@ -35,11 +35,10 @@ async function run(): Promise<void> {
     const { config } = await loadAndValidate(data.source, components);
     const logger = createLogger({ level: config.telemetry.log_level }).child({ worker: data.index });
     const metrics = new Metrics();
-    admission = new AdmissionLedger(
-      { maxBytes: config.admission.max_bytes ?? defaultAdmissionBytes(), maxSpans: config.admission.max_spans, retryAfterMs: config.admission.retry_after },
-      metrics,
-      { holdings: new SharedHoldings(data.holdings, data.index + 1), reportLimits: false },
-    );
+    admission = new AdmissionLedger(admissionLimits(config.admission), metrics, {
+      holdings: new SharedHoldings(data.holdings, data.index + 1),
+      reportLimits: false,
+    });
     const windows: WindowCoordinator = {
       settle(processor, perWindow, through, closed) {
         const id = nextWindowsId++;
