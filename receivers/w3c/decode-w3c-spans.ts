@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { echo, InvalidInputError } from '../../core/errors.ts';
 import type { AttributeValue, Attributes, InstrumentationScope, ResourceSpans, Span, SpanBatch } from '../../core/model/span-batch.ts';
 import { SpanFlags, SpanKind, StatusCode } from '../../core/model/span-batch.ts';
+import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { parseBaggage } from '../../core/propagation/baggage.ts';
 import { isValidSpanId, parseTraceparentDetailed, type Traceparent } from '../../core/propagation/traceparent.ts';
 import { serializeTracestate, tracestateEntries } from '../../core/propagation/tracestate.ts';
@@ -153,6 +154,9 @@ function decodeSpan(raw: unknown, where: string, ctx: W3cRequestContext): SpanWi
   const start = parseTimestamp(o.start, `${where}start`);
   const end = parseTimestamp(o.end, `${where}end`);
   if (end < start) fail(`${where}end is before ${where}start`);
+  // As every other field check here, an implausible time refuses the whole request (400).
+  const timeProblem = spanTimeProblem(start, end);
+  if (timeProblem !== undefined) fail(`${where}times are not plausible: ${timeProblem}`);
   const { traceId, parentId: callerId, traceFlags } = ctx.traceparent;
   let parentSpanId = callerId;
   if (o.parentSpanId !== undefined) {
