@@ -16,12 +16,16 @@ export const LATEST_PLAUSIBLE_NS = 4_102_444_800_000_000_000n;
  */
 export const LONGEST_PLAUSIBLE_NS = 31n * 24n * 3600n * 1_000_000_000n;
 
+const BACKWARD_STEP_TOLERANCE_NS = 60n * 1_000_000_000n;
+
 /** What is wrong with a span's times, or undefined when they can be exported. */
 export function spanTimeProblem(startNs: bigint, endNs: bigint): string | undefined {
   if (startNs >= LATEST_PLAUSIBLE_NS) return 'its start time is after 2100-01-01 (not a clock reading: check the unit, nanoseconds or microseconds)';
   if (endNs >= LATEST_PLAUSIBLE_NS) return 'its end time is after 2100-01-01 (not a clock reading: check the unit and the duration)';
-  // One span's two times come from one clock, so an end before the start is not skew but a bug.
-  if (endNs < startNs) return 'it ends before it starts';
+  // One span's two times come from one clock. A wall clock stepped back by NTP mid-span (SDKs that
+  // read it twice) ends a span slightly before it starts, and the segment builder clamps that; a
+  // minute or more is not a step but a bug.
+  if (startNs - endNs > BACKWARD_STEP_TOLERANCE_NS) return 'it ends more than a minute before it starts';
   if (endNs - startNs > LONGEST_PLAUSIBLE_NS) return 'it lasts more than 31 days (a start time of 0, or a unit mistake)';
   return undefined;
 }

@@ -487,11 +487,13 @@ export function buildSegments(traceId: string, heldSpans: readonly HeldSpan[], l
       } else if (i === 0 && isServerKind(h.span.kind)) spanType = SpanType.Entry;
       // The OAP skips an Exit without a peer entirely; as Local it still shows in the trace.
       if (spanType === SpanType.Exit && !peer) spanType = SpanType.Local;
+      const startTime = nsToMs(h.span.startTimeUnixNano);
       return {
         spanId: i,
         parentSpanId: i === 0 ? -1 : intId.get(h.span.parentSpanId) ?? 0,
-        startTime: nsToMs(h.span.startTimeUnixNano),
-        endTime: nsToMs(h.span.endTimeUnixNano),
+        startTime,
+        // Never before the start (a wall clock stepped back mid-span): the OAP would record a negative latency.
+        endTime: Math.max(startTime, nsToMs(h.span.endTimeUnixNano)),
         refs: [],
         operationName: t.operationName,
         // Consumer Entry spans keep the broker as peer: the OAP names an MQ node after it when
