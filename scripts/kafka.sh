@@ -4,6 +4,7 @@
 #
 #   scripts/kafka.sh [--port P] [--data-dir D] [--log F] [--host H] [--partitions N]
 #                    [--timeout S] [--exit-on-stdin-close] [--prepare]
+#                    [--sasl-ssl-port P --tls-pem F --sasl-user NAME:PASSWORD]
 #
 # Stays in the foreground. Once the broker has acknowledged a produce request it prints exactly one
 # line on stdout,
@@ -23,6 +24,11 @@
 #   --exit-on-stdin-close stop the broker when standard input reaches end of file (for a parent
 #                         process that may die without stopping us: its end of the pipe closes)
 #   --prepare             only resolve and cache the classpath, then exit (warms the cache)
+#   --sasl-ssl-port P     also listen on P with SASL_SSL (TLS, then SASL PLAIN, SCRAM-SHA-256 or
+#                         SCRAM-SHA-512), as managed Kafka services do; needs --tls-pem (the
+#                         broker's PKCS#8 private key and certificate chain in one PEM file) and
+#                         --sasl-user (one user, known to all three mechanisms; set on the first
+#                         start of a data dir, when the storage is formatted)
 #
 # Environment:
 #   SKYBRIDGE_KAFKA_VERSION  org.apache.kafka:kafka_2.13 version (default 4.4.0; any 4.x)
@@ -52,6 +58,9 @@ TIMEOUT=150
 WATCH_STDIN=0
 PREPARE_ONLY=0
 STOP_TIMEOUT=30
+SASL_SSL_PORT=
+TLS_PEM=
+SASL_USER=
 
 say() { echo "kafka.sh: $*" >&2 2>/dev/null || true; }
 die() { say "$*"; exit 1; }
@@ -67,11 +76,20 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT="${2:?--timeout needs a value}"; shift 2 ;;
     --exit-on-stdin-close) WATCH_STDIN=1; shift ;;
     --prepare) PREPARE_ONLY=1; shift ;;
+    --sasl-ssl-port) SASL_SSL_PORT="${2:?--sasl-ssl-port needs a value}"; shift 2 ;;
+    --tls-pem) TLS_PEM="${2:?--tls-pem needs a value}"; shift 2 ;;
+    --sasl-user) SASL_USER="${2:?--sasl-user needs NAME:PASSWORD}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage; die "unknown argument: $1" ;;
   esac
 done
 case "$PORT" in ''|[0-9]*) ;; *) die "--port must be a number: $PORT" ;; esac
+if [ -n "$SASL_SSL_PORT" ]; then
+  [ -n "$TLS_PEM" ] && [ -f "$TLS_PEM" ] || die "--sasl-ssl-port needs --tls-pem with an existing PEM file"
+  case "$SASL_USER" in ?*:?*) ;; *) die "--sasl-ssl-port needs --sasl-user NAME:PASSWORD" ;; esac
+fi
+SASL_NAME="${SASL_USER%%:*}"
+SASL_PASSWORD="${SASL_USER#*:}"
 
 # ---------------------------------------------------------------------------------------------
 # Process bookkeeping. Every long step runs as a background child and is waited for, so a
@@ -305,9 +323,9 @@ cat >"$PROPS" <<EOF
 process.roles=broker,controller
 node.id=$NODE_ID
 controller.quorum.voters=$NODE_ID@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT${SASL_SSL_PORT:+,SASL_SSL://$HOST:$SASL_SSL_PORT}
+advertised.listeners=PLAINTEXT://$HOST:$PORT${SASL_SSL_PORT:+,SASL_SSL://$HOST:$SASL_SSL_PORT}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=$KAFKA_LOG_DIRS
@@ -333,6 +351,18 @@ background.threads=2
 num.recovery.threads.per.data.dir=1
 log.cleaner.threads=1
 EOF
+if [ -n "$SASL_SSL_PORT" ]; then
+  cat >>"$PROPS" <<EOF
+
+# The SASL_SSL listener (--sasl-ssl-port): TLS from a PEM file, then PLAIN or SCRAM.
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_PEM
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_NAME="$SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+fi
 
 LOG4J_CONFIG="$DATA_DIR/log4j2.properties"
 cat >"$LOG4J_CONFIG" <<EOF
@@ -372,8 +402,13 @@ if [ ! -f "$KAFKA_LOG_DIRS/meta.properties" ]; then
     CLUSTER_ID="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   done
   say "formatting $KAFKA_LOG_DIRS (cluster id $CLUSTER_ID)"
+  # SCRAM credentials live in the cluster metadata: KRaft takes them at format time.
+  SCRAM_ARGS=()
+  if [ -n "$SASL_SSL_PORT" ]; then
+    for m in SCRAM-SHA-256 SCRAM-SHA-512; do SCRAM_ARGS+=(--add-scram "$m=[name=$SASL_NAME,password=$SASL_PASSWORD]"); done
+  fi
   if ! run_child "$JAVA" -Xms64m -Xmx256m -XX:TieredStopAtLevel=1 "${COMMON_OPTS[@]}" \
-      kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$PROPS" >>"$LOG_FILE" 2>&1; then
+      kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$PROPS" "${SCRAM_ARGS[@]}" >>"$LOG_FILE" 2>&1; then
     log_tail 20
     die "kafka.tools.StorageTool format failed"
   fi

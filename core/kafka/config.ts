@@ -5,7 +5,7 @@
  * `producer.max_message_bytes`, `producer.required_acks`), so a Collector config reads the same.
  */
 import { z } from 'zod';
-import { duration, parseHostPort, size } from '../config/units.ts';
+import { duration, parseHostPort, size, tlsClientSchema } from '../config/units.ts';
 
 /**
  * `brokers`: a list of "host:port", or one comma-separated string (what `${KAFKA_BROKERS:kafka:9092}`
@@ -31,6 +31,25 @@ export const brokersSchema = z
   .describe('Bootstrap brokers, "host:port" each (a list, or one comma-separated string).');
 
 export const clientIdSchema = z.string().min(1).default('skybridge').describe('Kafka client id, shown in broker logs and quotas.');
+
+/** `tls:` to the brokers: the same block as the skywalking exporter's (plaintext unless `insecure: false`). */
+export const kafkaTlsSchema = tlsClientSchema.prefault({}).describe('TLS to the brokers (insecure: false turns it on; ca_file, cert_file/key_file for client certificates, server_name_override).');
+
+/** `auth:` the broker's SASL, in the OpenTelemetry Collector's shape (`auth.sasl`). */
+export const kafkaAuthSchema = z
+  .strictObject({
+    sasl: z
+      .strictObject({
+        mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).describe('SASL mechanism the broker\'s listener enables.'),
+        username: z.string().min(1),
+        password: z.string().min(1).describe('Write it as a ${ENV_VAR} reference.'),
+      })
+      .describe('SASL authentication (managed services: Confluent Cloud and Event Hubs use PLAIN, MSK and Aiven SCRAM).'),
+  })
+  .optional()
+  .describe('Authentication to the brokers. Absent: none.');
+
+export type KafkaAuthConfig = z.output<typeof kafkaAuthSchema>;
 
 /** A topic name as Kafka allows it (legal characters, at most 249 of them). */
 export const topicName = (what: string) =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { brokersSchema, clientIdSchema, producerSchema, topicName } from '../../core/kafka/config.ts';
+import { brokersSchema, clientIdSchema, kafkaAuthSchema, kafkaTlsSchema, producerSchema, topicName } from '../../core/kafka/config.ts';
 
 export const kafkaExporterConfigSchema = z
   .strictObject({
@@ -10,6 +10,8 @@ export const kafkaExporterConfigSchema = z
       .default('otlp_proto')
       .describe('Message format: otlp_proto, one ExportTraceServiceRequest per message (what the Collector\'s Kafka receiver reads with encoding otlp_proto).'),
     client_id: clientIdSchema,
+    tls: kafkaTlsSchema,
+    auth: kafkaAuthSchema,
     producer: producerSchema,
   })
   .describe('Produces spans to Kafka as OTLP protobuf, one trace per message, keyed by trace id.');

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { duration, size } from '../../core/config/units.ts';
-import { brokersSchema, clientIdSchema, producerSchema, topicName } from '../../core/kafka/config.ts';
+import { brokersSchema, clientIdSchema, kafkaAuthSchema, kafkaTlsSchema, producerSchema, topicName } from '../../core/kafka/config.ts';
 import { assemblySchema } from '../../core/segments/segment-exporter.ts';
 
 export const skywalkingKafkaConfigSchema = z
   .strictObject({
     brokers: brokersSchema,
     client_id: clientIdSchema,
+    tls: kafkaTlsSchema,
+    auth: kafkaAuthSchema,
     namespace: z
       .string()
       .regex(/^[A-Za-z0-9._-]*$/, { message: 'expected letters, digits, ".", "_" or "-". Fix: use the OAP\'s SW_NAMESPACE value.' })

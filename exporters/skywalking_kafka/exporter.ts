@@ -52,6 +52,8 @@ export class SkyWalkingKafkaSink implements SegmentSink {
     const kafka = createKafka(settings.logger, {
       brokers: config.brokers,
       clientId: config.client_id,
+      tls: config.tls,
+      auth: config.auth,
       requestTimeoutMs: config.producer.timeout,
       retries: config.producer.max_retries,
     });

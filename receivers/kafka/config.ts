@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../../core/config/units.ts';
-import { brokersSchema, clientIdSchema, topicName } from '../../core/kafka/config.ts';
+import { brokersSchema, clientIdSchema, kafkaAuthSchema, kafkaTlsSchema, topicName } from '../../core/kafka/config.ts';
 
 export const kafkaReceiverConfigSchema = z
   .strictObject({
@@ -12,6 +12,8 @@ export const kafkaReceiverConfigSchema = z
       .describe('Message format: otlp_proto, one ExportTraceServiceRequest per message.'),
     group_id: z.string().min(1).default('skybridge').describe('Consumer group; the gateways of one tier share it and split the partitions.'),
     client_id: clientIdSchema,
+    tls: kafkaTlsSchema,
+    auth: kafkaAuthSchema,
     initial_offset: z
       .enum(['latest', 'earliest'])
       .default('latest')

@@ -87,7 +87,7 @@ export class KafkaReceiver implements Receiver {
     // move, and their next owners re-read what this member exported but could not commit meanwhile.
     // A consumer still retrying when the broker is back heartbeats as the same member (a restarted
     // broker reloads its groups with their members) and commits as if nothing happened.
-    this.#kafka = createKafka(settings.logger, { brokers: config.brokers, clientId: config.client_id, retries: 15 });
+    this.#kafka = createKafka(settings.logger, { brokers: config.brokers, clientId: config.client_id, retries: 15, tls: config.tls, auth: config.auth });
   }
 
   describe(): string[] {

@@ -33,6 +33,11 @@ export interface KafkaBrokerOptions {
   partitions?: number;
   /** How long to wait for the broker to take produce requests (default 180 s). */
   timeoutMs?: number;
+  /**
+   * A second listener with SASL_SSL, as managed services have: TLS with the key and certificate
+   * chain in `pemFile` (PKCS#8 key first), then SASL PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 for `user`.
+   */
+  saslSsl?: { port: number; pemFile: string; user: { name: string; password: string } };
 }
 
 export interface KafkaBroker {
@@ -114,6 +119,10 @@ export async function startKafka(options: KafkaBrokerOptions = {}): Promise<Kafk
     const args = [SCRIPT, '--data-dir', dataDir, '--exit-on-stdin-close', '--timeout', String(Math.ceil(timeoutMs / 1000))];
     if (port !== undefined) args.push('--port', String(port));
     if (options.partitions !== undefined) args.push('--partitions', String(options.partitions));
+    if (options.saslSsl) {
+      const { port: securePort, pemFile, user } = options.saslSsl;
+      args.push('--sasl-ssl-port', String(securePort), '--tls-pem', pemFile, '--sasl-user', `${user.name}:${user.password}`);
+    }
     const proc = spawn('bash', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     child = proc;
     live.add(proc);
