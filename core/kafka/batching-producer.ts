@@ -6,7 +6,16 @@
  * `sendBatch` is one request per call.
  */
 import { CompressionTypes, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import type { KafkaCompression } from './config.ts';
 import type { Logger } from '../telemetry/logger.ts';
+
+const COMPRESSION_TYPES: Record<KafkaCompression, CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+};
 
 export interface OutgoingMessage {
   topic: string;
@@ -17,7 +26,7 @@ export interface OutgoingMessage {
 export interface BatchingProducerOptions {
   acks: -1 | 0 | 1;
   timeoutMs: number;
-  compression: 'none' | 'gzip';
+  compression: KafkaCompression;
   lingerMs: number;
   maxBatchBytes: number;
   flushMaxMessages: number;
@@ -165,7 +174,7 @@ export class BatchingProducer {
         topicMessages,
         acks: this.#options.acks,
         timeout: this.#options.timeoutMs,
-        compression: this.#options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        compression: COMPRESSION_TYPES[this.#options.compression],
       });
     } catch (error) {
       // A producer whose connections broke stays "disconnected" in kafkajs; start over next time.

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { TlsClientConfig } from '../config/units.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { registerKafkaCodecs } from './codecs.ts';
 import type { KafkaAuthConfig } from './config.ts';
 import { BurstLog } from '../telemetry/burst-log.ts';
 
@@ -51,6 +52,7 @@ function sslOptions(tls: TlsClientConfig | undefined): { ssl?: object } {
 }
 
 export function createKafka(logger: Logger, options: KafkaClientOptions): Kafka {
+  registerKafkaCodecs();
   const burst = new BurstLog();
   const sasl = options.auth?.sasl;
   if (sasl?.mechanism === 'PLAIN' && (options.tls === undefined || options.tls.insecure)) {

@@ -57,11 +57,13 @@ export const topicName = (what: string) =>
     message: `expected a Kafka topic name for ${what} (letters, digits, ".", "_", "-"; at most 249). Fix: rename the topic.`,
   });
 
-/** Compression codecs kafkajs has built in; snappy, lz4 and zstd need native codecs and are not offered. */
+/** Record batch compression; snappy, lz4 and zstd come from core/kafka/codecs.ts. Consumers read all of them. */
 export const compressionSchema = z
-  .enum(['none', 'gzip'])
+  .enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'])
   .default('gzip')
-  .describe('Record batch compression: none or gzip (snappy/lz4/zstd need native codecs kafkajs does not ship).');
+  .describe('Record batch compression: none, gzip, snappy, lz4 or zstd (the kafka receiver reads all of them whatever this says).');
+
+export type KafkaCompression = z.output<typeof compressionSchema>;
 
 export const producerSchema = z
   .strictObject({

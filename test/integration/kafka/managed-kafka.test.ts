@@ -3,7 +3,8 @@
  * from a certificate this test makes, and one user known to PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512.
  * For each mechanism the `kafka` exporter produces over TLS with SASL and the `kafka` receiver
  * consumes the same traces back; a wrong password is refused, and so is a client that does not
- * trust the broker's certificate.
+ * trust the broker's certificate. Then every compression codec, through the same broker (which
+ * checks each compressed batch it is given).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ const host = { reportFatal: () => {} };
 const settings = (id: string, kind: 'exporter' | 'receiver'): ComponentSettings => ({ id, kind, logger: createLogger({ level: 'silent' }), metrics: new Metrics() });
 const ctx: ConsumeContext = { receiver: 'test', transport: 'test' };
 
-describe('Kafka over SASL_SSL (real broker)', { timeout: 480_000 }, () => {
+describe('Kafka over SASL_SSL, and every compression codec (real broker)', { timeout: 480_000 }, () => {
   let certs: TestCerts;
   let broker: KafkaBroker;
   let secure: string;
@@ -49,10 +50,9 @@ describe('Kafka over SASL_SSL (real broker)', { timeout: 480_000 }, () => {
     auth: { sasl: { mechanism, username: USER.name, password } },
   });
 
-  for (const mechanism of ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']) {
-    it(`produces and consumes traces with ${mechanism} over TLS`, async () => {
-      const topic = `secured-${mechanism.toLowerCase()}`;
-      const exporter = kafkaExporterFactory.create(settings('kafka', 'exporter'), kafkaExporterFactory.configSchema.parse({ ...security(mechanism), topic }));
+  /** Produces five traces with the exporter and reads them back with the receiver, both with `connection`. */
+  async function roundTrip(connection: Record<string, unknown>, topic: string, producer: Record<string, unknown> = {}): Promise<void> {
+      const exporter = kafkaExporterFactory.create(settings('kafka', 'exporter'), kafkaExporterFactory.configSchema.parse({ ...connection, topic, producer }));
       await exporter.start(host);
       const sent = Array.from({ length: 5 }, () => threeServiceTrace());
       await exporter.consume(batchOf(...sent.flatMap((t) => [t.batches.frontend, t.batches.orders, t.batches.payments])), ctx);
@@ -67,7 +67,7 @@ describe('Kafka over SASL_SSL (real broker)', { timeout: 480_000 }, () => {
       };
       const receiver = kafkaReceiverFactory.create(
         settings('kafka', 'receiver'),
-        kafkaReceiverFactory.configSchema.parse({ ...security(mechanism), topic, group_id: `group-${topic}`, initial_offset: 'earliest' }),
+        kafkaReceiverFactory.configSchema.parse({ ...connection, topic, group_id: `group-${topic}`, initial_offset: 'earliest' }),
         next,
       );
       await receiver.start(host);
@@ -78,7 +78,14 @@ describe('Kafka over SASL_SSL (real broker)', { timeout: 480_000 }, () => {
       } finally {
         await receiver.shutdown(AbortSignal.timeout(5_000));
       }
-    });
+  }
+
+  for (const mechanism of ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+    it(`produces and consumes traces with ${mechanism} over TLS`, () => roundTrip(security(mechanism), `secured-${mechanism.toLowerCase()}`));
+  }
+
+  for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
+    it(`produces and consumes ${compression}-compressed batches`, () => roundTrip({ brokers: broker.brokers }, `codec-${compression}`, { compression }));
   }
 
   it('is refused with a wrong password, and by a client that does not trust the broker\'s certificate', async () => {
