@@ -9,6 +9,7 @@
  *
  * Exit codes: 0 ok, 1 invalid config or failed start, 2 usage error, 3 shutdown deadline missed.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { components } from '../components.ts';
 import { ConfigInvalidError, loadAndValidate, startCollector } from '../core/collector.ts';
@@ -17,6 +18,7 @@ import { runDlqCommand } from './dlq-command.ts';
 
 const USAGE = `Usage:
   skybridge [run] --config <pipelines.yaml> [--shutdown-timeout 15s]
+  skybridge --version
   skybridge validate --config <pipelines.yaml>
   skybridge components
   skybridge dlq list   --config <pipelines.yaml> [--exporter <id>] [--limit 20]
@@ -35,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
         exporter: { type: 'string' },
         limit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
       },
     });
   } catch (error) {
@@ -43,6 +46,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   const command = positionals[0] ?? 'run';
+  if (values.version) {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`skybridge ${version}\n`);
+    return 0;
+  }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;

@@ -16,7 +16,7 @@ describe('abandon forwarding', () => {
     const metrics = new Metrics();
     const stateless: TraceConsumer = { mutatesData: false, consume: async () => {} };
     const exporters = new Fanout([holder(log, 'skywalking'), stateless, holder(log, 'debug')]);
-    const head = observeProcessorInput('batch', observeProcessorOutput('batch', exporters, metrics), metrics);
+    const head = observeProcessorInput('batch', 'traces', observeProcessorOutput('batch', 'traces', exporters, metrics), metrics);
     const receiverNext = observeReceiverOutput('kafka', new Fanout([head, holder(log, 'other_pipeline')]), metrics);
     receiverNext.abandon!(new Set(['t1', 't2']));
     assert.deepEqual(log, ['skywalking:t1,t2', 'debug:t1,t2', 'other_pipeline:t1,t2']);

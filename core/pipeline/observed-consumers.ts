@@ -45,25 +45,28 @@ export function observeReceiverOutput(receiverId: string, next: TraceConsumer, m
   };
 }
 
-/** Counts spans handed to a processor instance. Outgoing spans are counted by the wrapper on its `next`. */
-export function observeProcessorInput(processorId: string, consumer: TraceConsumer, metrics: Metrics): TraceConsumer {
+/**
+ * Counts spans handed to a processor instance. Outgoing spans are counted by the wrapper on its
+ * `next`. A processor listed in two pipelines is two instances: `pipeline` tells their series apart.
+ */
+export function observeProcessorInput(processorId: string, pipelineId: string, consumer: TraceConsumer, metrics: Metrics): TraceConsumer {
   return {
     mutatesData: consumer.mutatesData,
     ...forwardTraceCalls(consumer),
     consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
-      metrics.processorIncomingSpans.inc({ component: processorId }, countSpans(batch));
+      metrics.processorIncomingSpans.inc({ component: processorId, pipeline: pipelineId }, countSpans(batch));
       return consumer.consume(batch, ctx);
     },
   };
 }
 
-export function observeProcessorOutput(processorId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
+export function observeProcessorOutput(processorId: string, pipelineId: string, next: TraceConsumer, metrics: Metrics): TraceConsumer {
   return {
     mutatesData: next.mutatesData,
     ...forwardTraceCalls(next),
     async consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
       await next.consume(batch, ctx);
-      metrics.processorOutgoingSpans.inc({ component: processorId }, countSpans(batch));
+      metrics.processorOutgoingSpans.inc({ component: processorId, pipeline: pipelineId }, countSpans(batch));
     },
   };
 }

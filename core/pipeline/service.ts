@@ -101,9 +101,9 @@ export class Service {
       for (const procId of [...spec.processors].reverse()) {
         const entry = config.processors.get(procId)!;
         const instanceId = config.pipelines.size > 1 ? `${procId}@${pipelineId}` : procId;
-        const processor = entry.factory.create(settings(procId, 'processor'), entry.config, observeProcessorOutput(procId, next, options.metrics));
+        const processor = entry.factory.create(settings(procId, 'processor'), entry.config, observeProcessorOutput(procId, pipelineId, next, options.metrics));
         this.#processors.unshift({ id: instanceId, kind: 'processor', component: processor });
-        next = observeProcessorInput(procId, processor, options.metrics);
+        next = observeProcessorInput(procId, pipelineId, processor, options.metrics);
       }
       pipelineHeads.set(pipelineId, next);
     }

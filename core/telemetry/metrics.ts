@@ -57,14 +57,14 @@ export class Metrics {
   });
   readonly processorIncomingSpans = new Counter({
     name: 'skybridge_processor_incoming_spans_total',
-    help: 'Spans handed to a processor.',
-    labelNames: ['component'] as const,
+    help: 'Spans handed to a processor instance (one per pipeline that lists the processor).',
+    labelNames: ['component', 'pipeline'] as const,
     registers: [this.registry],
   });
   readonly processorOutgoingSpans = new Counter({
     name: 'skybridge_processor_outgoing_spans_total',
-    help: 'Spans a processor passed on.',
-    labelNames: ['component'] as const,
+    help: 'Spans a processor instance passed on.',
+    labelNames: ['component', 'pipeline'] as const,
     registers: [this.registry],
   });
   readonly exporterIncomingSpans = new Counter({

@@ -53,6 +53,10 @@ export class DebugSink implements SegmentSink {
     this.#failed = true;
   };
 
+  describe(): string[] {
+    return [`segments as JSON lines to ${this.#config.output}`];
+  }
+
   /** `std` replaces process.stdout/stderr (tests). */
   constructor(settings: ComponentSettings, config: DebugConfig, std: StdStreams = { stdout: process.stdout, stderr: process.stderr }) {
     this.#settings = settings;

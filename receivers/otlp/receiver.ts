@@ -17,11 +17,13 @@ export class OtlpReceiver implements Receiver {
   readonly #grpc: OtlpGrpcServer | undefined;
   readonly #http: OtlpHttpServer | undefined;
   readonly #handover: Handover | undefined;
+  readonly #config: OtlpConfig;
   #started: Promise<void> | undefined;
   #shutdown: Promise<void> | undefined;
 
   constructor(settings: ComponentSettings, config: OtlpConfig, next: TraceConsumer) {
     this.#settings = settings;
+    this.#config = config;
     const logger = settings.logger;
     if (config.handover !== undefined) this.#handover = new Handover(settings, config.handover, next);
     if (config.grpc !== null) this.#grpc = new OtlpGrpcServer(config.grpc, new ExportHandler(settings, next, 'grpc', this.#handover), logger);
@@ -36,6 +38,18 @@ export class OtlpReceiver implements Receiver {
   /** The bound OTLP/HTTP port once started (useful with port 0); undefined when disabled or not started. */
   get httpPort(): number | undefined {
     return this.#http?.port;
+  }
+
+  /** Where to send, for the start summary: each transport's address, and TLS and tokens when on. */
+  describe(): string[] {
+    const lines: string[] = [];
+    const extras = (listener: { tls?: unknown; auth?: unknown }) => [listener.tls ? 'TLS' : '', listener.auth ? 'bearer tokens' : ''].filter(Boolean).join(', ');
+    const where = (endpoint: string, port: number | undefined) => (port === undefined ? endpoint : endpoint.replace(/:\d+$/, `:${port}`));
+    const g = this.#config.grpc;
+    if (g) lines.push(`OTLP/gRPC on ${where(g.endpoint, this.grpcPort)}${extras(g) ? ` (${extras(g)})` : ''}`);
+    const h = this.#config.http;
+    if (h) lines.push(`OTLP/HTTP on ${where(h.endpoint, this.httpPort)} (POST ${h.path}, protobuf or JSON${extras(h) ? `; ${extras(h)}` : ''})`);
+    return lines;
   }
 
   /**

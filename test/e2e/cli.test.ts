@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,13 @@ describe('skybridge CLI', () => {
     assert.match(out, /exporters\.skywalking\.assembly\.quiet_period: expected a duration/);
     assert.match(out, /pipelines\.traces\.exporters\[1\]: "logging" is not defined under exporters/);
     assert.match(out, /5 problems in .*broken\.yaml; nothing was started\./);
+  });
+
+  it('--version prints the version and exits 0', () => {
+    const r = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(r.stdout, `skybridge ${version}\n`);
   });
 
   it('validate accepts the repository default pipelines.yaml', () => {
@@ -101,6 +108,9 @@ telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: warn }
       assert.equal(segment.spans[0].spanLayer, 'Http');
       const metrics = await (await fetch(`http://127.0.0.1:${telemetryPort}/metrics`)).text();
       assert.match(metrics, /skybridge_receiver_accepted_spans_total\{component="otlp",transport="http"\} 1/);
+      // The start summary names every receiver and exporter.
+      assert.match(stderr, new RegExp(`otlp: OTLP/HTTP on 127\\.0\\.0\\.1:${httpPort} \\(POST /v1/traces`));
+      assert.match(stderr, /debug: segments as JSON lines to stdout/);
     } finally {
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
