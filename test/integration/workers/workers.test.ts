@@ -197,10 +197,34 @@ processors:
     quiet_period: 100ms
 `;
   /** Runs the same 60 traces, all starting in one budget window, through a pipeline with tail_sampling. */
+  /**
+   * The same traces moved in time so that every one starts in the budget window open now (or the
+   * next, when this one ends within 1.5 s): each worker then files them under that window by their
+   * span times. (Traces from a window already closed join whichever window is open when they become
+   * ready, which two threads may see on either side of a boundary: the one case where replicas and
+   * workers can disagree, budget.ts.)
+   */
+  function inOpenWindow(traces: ThreeServiceTrace[]): ThreeServiceTrace[] {
+    const now = Date.now();
+    let w = Math.floor(now / 3000);
+    if ((w + 1) * 3000 - now < 1500) w += 1;
+    return traces.map((t, i) => {
+      const shift = BigInt(w * 3000 + 100 + i) * 1_000_000n - t.batches.frontend.scopeSpans[0]!.spans.reduce((min, s) => (s.startTimeUnixNano < min ? s.startTimeUnixNano : min), 2n ** 64n);
+      const moved = structuredClone(t);
+      for (const rs of Object.values(moved.batches)) {
+        for (const s of rs.scopeSpans[0]!.spans) {
+          s.startTimeUnixNano += shift;
+          s.endTimeUnixNano += shift;
+        }
+      }
+      return moved;
+    });
+  }
+
   async function keptTraceIds(workers: number, traces: ThreeServiceTrace[]): Promise<string[]> {
     const r = await start(workers, tailSampling);
     try {
-      return await sendAndCollect(r, traces);
+      return await sendAndCollect(r, inOpenWindow(traces));
     } finally {
       await stop(r);
     }
@@ -221,9 +245,8 @@ processors:
   }
 
   it('keeps the same N traces per window as one worker: the budget is the process\'s', async () => {
-    // One window of span start time, starting well before its end, so every trace competes in it.
-    const windowStartMs = Math.floor(Date.now() / 3000) * 3000 - 30_000;
-    const traces = Array.from({ length: 60 }, (_, i) => threeServiceTrace({ t0: BigInt(windowStartMs + 100 + i) * 1_000_000n }));
+    // 60 traces that all start in one budget window (inOpenWindow moves them there for each run).
+    const traces = Array.from({ length: 60 }, () => threeServiceTrace());
     const one = await keptTraceIds(1, traces);
     const two = await keptTraceIds(2, traces);
     assert.equal(one.length, SAMPLE_N);
