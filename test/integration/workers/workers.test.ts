@@ -175,9 +175,9 @@ describe('workers: 2', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
+    // The main thread refused for what the workers hold (core/workers/shared-holdings.test.ts shows
+    // the sum at work; a scrape here would race the holdings as traces move on to the queue).
     assert.ok(refused > 0, 'some requests were refused');
-    // The workers hold it between them: the bound is the process's, not each worker's.
-    assert.ok((await metric(r, 'skybridge_admission_held_bytes')) >= 1024 * 1024);
     assert.ok(retryAfter !== null, 'refusals carry Retry-After');
     assert.ok(acked.length > 0);
     r.oap.releaseReplies();
