@@ -110,9 +110,10 @@ describe('ManagementReporter', () => {
     for (let i = 0; i < 1000; i++) reporter.add(props(`svc-${i}`, `inst-${i}`));
     assert.equal(reporter.size, 300, 'only max_instances are remembered');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    // One second's burst (50) plus about a second of refill, not 1,000 (or 300) reports at once.
+    // At most one second's burst (50) plus about a second of refill, not 1,000 (or 300) at once.
+    // (No lower bound: on a loaded machine the first calls may still be on their way.)
     const firstSecond = oap.instanceProperties.length;
-    assert.ok(firstSecond >= 50 && firstSecond <= 110, `properties reported in the first second: ${firstSecond}`);
+    assert.ok(firstSecond <= 110, `properties reported in the first second: ${firstSecond}`);
     await oap.waitFor(() => oap.instanceProperties.length === 300, 10_000, () => `all 300 remembered instances reported in time (${oap.instanceProperties.length})`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(new Set(oap.instanceProperties.map((p) => p.serviceinstance)).size, 300, 'each once');

@@ -45,7 +45,7 @@ pipelines:
     load.start();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     await load.drain();
-    assert.ok(load.acked.length >= 500, `acknowledged ${load.acked.length} traces`);
+    assert.ok(load.acked.length >= 100, `acknowledged ${load.acked.length} traces`);
     // Nothing is built yet: the quiet period holds every trace in its worker.
     assert.equal(oap.segments.length, 0);
     const before = await skybridge.metrics();
