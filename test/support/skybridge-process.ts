@@ -13,7 +13,30 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/skybridge.mjs', import.meta.url));
 
+/** Ports this process handed out, so it never hands one out twice. */
+const handedOut = new Set<number>();
+
+function bindable(port: number): Promise<boolean> {
+  const srv = createServer();
+  return new Promise((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port free now, for a server a test starts a moment later. Picked at random below the kernel's
+ * ephemeral range (32768-60999 by default): a port the OS hands out for `listen(0)` can be taken
+ * by any test's outgoing connection before the server binds it, which made tests fail with
+ * EADDRINUSE on a loaded machine; outgoing connections never use ports below that range.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
   const srv = createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as { port: number }).port;
