@@ -113,7 +113,7 @@ export async function startCollector(source: ConfigSource, factories: Factories,
   let telemetry: TelemetryServer | undefined;
   if (config.telemetry.endpoint) {
     const tls = config.telemetry.tls ? { config: config.telemetry.tls, logger } : undefined;
-    telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running', tls);
+    telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running', { tls });
     await telemetry.start();
   }
   try {

@@ -15,17 +15,38 @@ export interface MetricsPage {
   readonly contentType: string;
 }
 
+/**
+ * A page mounted beside /metrics (the status page, the trace view). It answers GET and HEAD for its
+ * path and everything under it; `url` is the parsed request URL.
+ */
+export type TelemetryRoute = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void;
+
+export interface TelemetryServerOptions {
+  tls?: { config: TlsServerConfig; logger: Logger };
+  /** Extra pages by path prefix ('/status' serves /status and /status/...). */
+  routes?: Record<string, TelemetryRoute>;
+  /** Where `/` redirects (a key of `routes`); without it `/` is a 404 listing the pages. */
+  home?: string;
+}
+
 export class TelemetryServer {
   readonly #server: http.Server;
   readonly #endpoint: string;
   readonly #tls: { config: TlsServerConfig; logger: Logger } | undefined;
   #stopReloading: (() => void) | undefined;
 
-  constructor(endpoint: string, metrics: MetricsPage, isReady: () => boolean, tls?: { config: TlsServerConfig; logger: Logger }) {
+  constructor(endpoint: string, metrics: MetricsPage, isReady: () => boolean, options: TelemetryServerOptions = {}) {
     this.#endpoint = endpoint;
+    const { tls, routes = {}, home } = options;
     this.#tls = tls;
+    const prefixes = Object.keys(routes).sort((a, b) => b.length - a.length);
+    const routeFor = (path: string): TelemetryRoute | undefined => {
+      const prefix = prefixes.find((p) => path === p || path.startsWith(`${p}/`));
+      return prefix === undefined ? undefined : routes[prefix];
+    };
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-      const path = (req.url ?? '/').split('?')[0];
+      const url = new URL(req.url ?? '/', 'http://telemetry.invalid');
+      const path = url.pathname;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { Allow: 'GET' }).end();
         return;
@@ -40,8 +61,16 @@ export class TelemetryServer {
       } else if (path === '/readyz') {
         const ready = isReady();
         res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      } else if (path === '/' && home !== undefined) {
+        res.writeHead(302, { Location: home }).end();
       } else {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Try /metrics, /healthz or /readyz.\n');
+        const route = routeFor(path);
+        if (route) {
+          route(req, res, url);
+          return;
+        }
+        const pages = ['/metrics', '/healthz', '/readyz', ...prefixes].join(', ');
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`Try ${pages}.\n`);
       }
     };
     this.#server = tls ? https.createServer(tlsServerOptions(tls.config), onRequest) : http.createServer(onRequest);
