@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The skybridge CLI and the only place that exits the process.
  *
@@ -9,12 +10,12 @@
  *
  * Exit codes: 0 ok, 1 invalid config or failed start, 2 usage error, 3 shutdown deadline missed.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { components } from '../components.ts';
 import { ConfigInvalidError, loadAndValidate, startCollector } from '../core/collector.ts';
 import { parseDuration } from '../core/config/units.ts';
 import { runDlqCommand } from './dlq-command.ts';
+import { skybridgeVersion } from '../core/version.ts';
 
 const USAGE = `Usage:
   skybridge [run] --config <pipelines.yaml> [--shutdown-timeout 15s]
@@ -47,8 +48,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const command = positionals[0] ?? 'run';
   if (values.version) {
-    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`skybridge ${version}\n`);
+    process.stdout.write(`skybridge ${skybridgeVersion()}\n`);
     return 0;
   }
   if (values.help) {

@@ -12,6 +12,13 @@ import { deserializeError, type FromWorker, type ToWorker } from './messages.ts'
 import type { SharedHoldingsInit } from './shared-holdings.ts';
 import { WindowHub } from './window-hub.ts';
 
+// Run from sources (tsx), a worker needs the loader registered in its own thread first
+// (worker-bootstrap.mjs); run from the build (dist/), it starts straight on the compiled module and
+// carries no loader, which is most of a worker's fixed memory.
+const WORKER_ENTRY = import.meta.url.endsWith('.ts')
+  ? new URL('./worker-bootstrap.mjs', import.meta.url)
+  : new URL('./worker-thread.js', import.meta.url);
+
 export interface WorkerPoolOptions {
   count: number;
   /** The same config every worker loads (a file path, or the text itself). */
@@ -83,7 +90,7 @@ export class WorkerPool {
         source: { file: source.file, text: source.text, name: source.name, env: { ...(source.env ?? process.env) } },
         holdings: this.#options.holdings,
       };
-      const handle = new WorkerHandle(new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), { workerData }));
+      const handle = new WorkerHandle(new Worker(WORKER_ENTRY, { workerData }));
       this.#handles.push(handle);
       ready.push(this.#watch(handle, index));
     }
