@@ -1,7 +1,9 @@
 /**
- * skybridge's propagator package for OpenTelemetry SDK users (`skybridge/propagator`): SkyWalking
- * `sw8` / `sw8-correlation` propagation next to W3C trace context, so services with SkyWalking
- * agents and services with OTel SDKs share one trace in both directions. See README.md.
+ * skybridge's propagator package for OpenTelemetry SDK users (`@skybridge/otel-propagator`, and
+ * `skybridge/propagator` inside this repository): SkyWalking `sw8` / `sw8-correlation` propagation
+ * next to W3C trace context, so services with SkyWalking agents and services with OTel SDKs share
+ * one trace in both directions. See README.md. The package's public surface is this file: its
+ * build (tsconfig.build.json) compiles what it reaches and nothing else.
  */
 export { SkyWalkingPropagator, type SkyWalkingPropagatorOptions } from './skywalking-propagator.ts';
 export { SkyWalkingSpanProcessor, segmentPositionOf, type LocalRoot, type SegmentPosition, type SkyWalkingSpanProcessorOptions } from './skywalking-span-processor.ts';
