@@ -1,6 +1,6 @@
 /**
  * Encodes a SpanBatch as OTLP `ExportTraceServiceRequest` protobuf bytes, the inverse of
- * `receivers/otlp/decode-protobuf.ts`. Kafka between tiers carries these bytes (DESIGN.md §1), so an
+ * `receivers/otlp/decode-protobuf.ts`. Kafka between tiers carries these bytes (docs/wire-formats.md "Kafka between tiers"), so an
  * OpenTelemetry Collector can read what skybridge writes; the benchmark uses it to build its load.
  *
  * Field numbers follow opentelemetry-proto (docs/wire-formats.md). Each tag below is written as the

@@ -1,6 +1,6 @@
 /**
  * The SkyWalking `sw8-correlation` header (apache/skywalking
- * docs/en/api/x-process-correlation-headers-v1.md; shared docs skywalking-model.md §2.2). Pure.
+ * docs/en/api/x-process-correlation-headers-v1.md; docs/skywalking-model.md "sw8-correlation"). Pure.
  *
  *   sw8-correlation: base64(key):base64(value),base64(key2):base64(value2)
  *

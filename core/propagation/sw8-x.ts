@@ -1,5 +1,5 @@
 /**
- * The SkyWalking `sw8-x` extension header (shared docs skywalking-model.md §2.3; the Java agent's
+ * The SkyWalking `sw8-x` extension header (docs/skywalking-model.md "sw8-x"; the Java agent's
  * `ExtensionContext`). Pure.
  *
  *   sw8-x: <tracing mode>-<sending timestamp>

@@ -1,6 +1,6 @@
 /**
  * The SkyWalking `sw8` header (apache/skywalking docs/en/api/x-process-propagation-headers-v3.md;
- * shared docs skywalking-model.md §2.1). Pure: strings in, values out.
+ * docs/skywalking-model.md "sw8"). Pure: strings in, values out.
  *
  *   sw8: 1-<traceId>-<parentSegmentId>-<parentSpanId>-<service>-<instance>-<endpoint>-<address>
  *

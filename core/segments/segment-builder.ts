@@ -1,5 +1,6 @@
 /**
- * Turns the spans of one trace into SkyWalking segments (DESIGN.md §3). Pure: the same spans give
+ * Turns the spans of one trace into SkyWalking segments (docs/architecture.md "From spans to segments",
+ * docs/translation.md). Pure: the same spans give
  * byte-identical segments whatever order or batches they arrived in, which is what lets a re-sent
  * trace be recognised downstream.
  *

@@ -1,6 +1,6 @@
 /**
  * A segment in the proto3 JSON mapping the OAP's HTTP API takes (`POST /v3/segments`,
- * skywalking-model.md §1.1): camelCase field names and enum values by NAME (`"spanType":"Exit"`).
+ * docs/skywalking-model.md "Services and methods"): camelCase field names and enum values by NAME (`"spanType":"Exit"`).
  * int64 times stay JSON numbers, which the OAP's JsonFormat parser accepts as well as strings and
  * which are exact for epoch milliseconds.
  */

@@ -1,7 +1,8 @@
 /**
  * One `TraceSegmentReportService/collect` call: a client stream carrying a batch of encoded
- * segments, answered by the OAP with `Commands` once it took every message (skywalking-model.md
- * §1.1). The sending queue, the durable retry worker and `skybridge dlq replay` all send this way.
+ * segments, answered by the OAP with `Commands` once it took every message
+ * (docs/skywalking-model.md "Services and methods"). The sending queue, the durable retry worker
+ * and `skybridge dlq replay` all send this way.
  */
 import { status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
 import { rawBytes } from '../../core/grpc/raw-method.ts';

@@ -1,6 +1,6 @@
 /**
  * Registers the instances skybridge sends segments for and keeps them listed as alive, as a
- * language agent would (skywalking-model.md §1.2, §10.8): `reportInstanceProperties` once per
+ * language agent would (docs/skywalking-model.md "Management"): `reportInstanceProperties` once per
  * instance, and `keepAlive` for every live instance every `keepAliveIntervalMs`. Without keepAlive,
  * a service that only makes outgoing calls has no instance list in the OAP.
  *

@@ -3,7 +3,7 @@ import { Metadata } from '@grpc/grpc-js';
 
 export { createGrpcClient as createOapClient, type GrpcClientOptions as OapClientOptions } from '../../core/grpc/client.ts';
 
-/** Call metadata with the OAP token (`Authentication`, skywalking-model.md §8) when one is set. */
+/** Call metadata with the OAP token (`Authentication`, docs/skywalking-model.md "Authentication and TLS") when one is set. */
 export function oapMetadata(token: string): Metadata {
   const metadata = new Metadata();
   if (token !== '') metadata.set('Authentication', token);

@@ -2,9 +2,9 @@
  * Sends encoded segments to the OAP over `TraceSegmentReportService/collect`, one client stream per
  * batch, as SkyWalking Satellite does: write every segment, end the stream, wait for the OAP's
  * `Commands` answer. The answer is the ack: the OAP sends it only after it took every message of the
- * stream (skywalking-model.md §1.1), so a batch counts as delivered only then. `numConsumers` send
- * loops share one queue, each with its own stream in flight, so no stream's round trip holds up the
- * segments behind it.
+ * stream (docs/skywalking-model.md "Services and methods"), so a batch counts as delivered only
+ * then. `numConsumers` send loops share one queue, each with its own stream in flight, so no
+ * stream's round trip holds up the segments behind it.
  *
  * What the OAP answers decides what becomes of a batch:
  * - A status about the payload (RESOURCE_EXHAUSTED: a message above the OAP's maxMessageSize;
@@ -387,11 +387,11 @@ export class SegmentSender {
     // A rejection is an answer, not an outage: the next batch goes out without waiting.
     this.#failures = 0;
     if ((await this.#persist(batch, { deadLetter: `${statusName(error.code)}: ${error.details ?? error.message}` })) === 'queued') {
-      this.#logRejected(batch, error, 'The OAP rejected segments; they are in the dead-letter queue. Check the token (SW_AUTHENTICATION) and the endpoint, then run `skybridge dlq replay`.');
+      this.#logRejected(batch, error, 'The OAP rejected segments; they are in the dead-letter queue. Check the exporter token (SW_AGENT_AUTHENTICATION in pipelines.yaml; it must equal SW_AUTHENTICATION on the OAP) and the endpoint, then run `skybridge dlq replay`.');
       return;
     }
     this.#dropItems(batch, 'export_rejected', new ExportFailedError(`The OAP rejected the segments: ${statusName(error.code)} ${error.details ?? ''}`.trim(), error));
-    this.#logRejected(batch, error, 'The OAP rejected segments; they are dropped. Check the token (SW_AUTHENTICATION) and the endpoint.');
+    this.#logRejected(batch, error, 'The OAP rejected segments; they are dropped. Check the exporter token (SW_AGENT_AUTHENTICATION in pipelines.yaml; it must equal SW_AUTHENTICATION on the OAP) and the endpoint.');
   }
 
   /** Never sent: the OAP would refuse the stream carrying it. Dealt with beside the queue, so nothing waits behind it. */

@@ -20,7 +20,7 @@ interface InstanceEntry {
 
 /**
  * Sends segments to the OAP through Kafka, the way the OAP's kafka-fetcher reads them
- * (skywalking-model.md §5): each `SegmentObject` as its own message on `[namespace-]skywalking-segments`
+ * (docs/skywalking-model.md "Kafka"): each `SegmentObject` as its own message on `[namespace-]skywalking-segments`
  * keyed by segment id (the Java agent's key), `InstanceProperties` on `[namespace-]skywalking-managements`
  * keyed `register-<instance>`, and `InstancePingPkg` keepAlives there keyed by the instance name.
  *

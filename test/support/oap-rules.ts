@@ -1,5 +1,5 @@
 /**
- * The OAP's rules for a segment (shared docs skywalking-model.md §3), checked on segments decoded
+ * The OAP's rules for a segment (docs/skywalking-model.md "How the OAP analyses a segment"), checked on segments decoded
  * with the official skywalking-backend-js stubs (`SegmentObject.deserializeBinary(b).toObject()`,
  * whose keys are lower-cased: `traceid`, `spansList`, `refsList`, ...). Every integration test runs
  * every segment it receives through `assertOapRules`.

@@ -14,7 +14,7 @@
  * - enums are numbers (SpanType Exit = 1); values the stubs predate (SpanLayer GenAI = 7) stay numbers;
  * - int64 times are JS numbers (exact below 2^53).
  *
- * Behaviour copied from the OAP (skywalking-model.md §1.1, §8): `collect` answers one empty
+ * Behaviour copied from the OAP (docs/skywalking-model.md "Services and methods", "Authentication and TLS"): `collect` answers one empty
  * `Commands` when the client ends the stream; with `token` set, a call whose `authentication`
  * metadata differs is closed with PERMISSION_DENIED before the handler sees any message.
  */

@@ -1,7 +1,7 @@
 /**
- * Golden comparison (DESIGN.md §6, issue 3): the same three-service app (frontend → orders →
- * payments over HTTP; orders does a Redis SET and a RabbitMQ publish that payments consumes) runs
- * twice:
+ * Golden comparison (docs/architecture.md "How it is tested", issue 3): the same three-service
+ * app (frontend → orders → payments over HTTP; orders does a Redis SET and a RabbitMQ publish that
+ * payments consumes) runs twice:
  *   A. instrumented by the official SkyWalking Node agent (skywalking-backend-js), reporting to a
  *      stand-in OAP;
  *   B. instrumented by the OpenTelemetry Node SDK (http, ioredis, amqplib, kafkajs), exporting OTLP
@@ -45,7 +45,7 @@ const KAFKA_TOPIC = 'golden-orders';
 const KAFKA_GROUP = 'golden-payments';
 const REQUESTS = 2;
 
-/** Tag keys SkyWalking agents write or the OAP reads (skywalking-model.md §3.6, agents' Tags). */
+/** Tag keys SkyWalking agents write or the OAP reads (docs/skywalking-model.md "Tags the OAP reads"; agents' Tags). */
 const SKYWALKING_TAG_KEYS = new Set([
   'url', 'http.url', 'http.method', 'http.status_code', 'http.status.msg', 'status_code', 'rpc.status_code',
   'db.type', 'db.instance', 'db.statement', 'db.sql.parameters', 'cache.type', 'cache.op', 'cache.cmd', 'cache.key',
@@ -112,8 +112,8 @@ const AGENT_DIFFERENCES: readonly NamedDifference[] = [
 ];
 
 /**
- * The Java agent's Kafka plugin shape (skywalking-java kafka-plugin; skywalking-model.md §4):
- * producer Exit `Kafka/{topic}/Producer`, component kafka-producer 40, layer MQ, peer = the
+ * The Java agent's Kafka plugin shape (skywalking-java kafka-plugin; docs/skywalking-model.md
+ * "Component ids"): producer Exit `Kafka/{topic}/Producer`, component kafka-producer 40, layer MQ, peer = the
  * bootstrap servers; consumer Entry `Kafka/{topic}/Consumer/{group}`, kafka-consumer 41, layer MQ,
  * peer = the bootstrap servers, CrossProcess ref whose address is the producer's peer; tags
  * mq.broker and mq.topic.

@@ -1,6 +1,6 @@
 /**
  * The skywalking_kafka exporter's messages read the way the OAP's kafka-fetcher reads them
- * (skywalking-model.md §5), decoded with SkyWalking's own generated stubs (skywalking-backend-js):
+ * (docs/skywalking-model.md "Kafka"), decoded with SkyWalking's own generated stubs (skywalking-backend-js):
  * SegmentObject values on `<namespace>-skywalking-segments` keyed by segment id; on
  * `<namespace>-skywalking-managements`, InstanceProperties keyed `register-<instance>` and
  * InstancePingPkg keepAlives keyed by the instance.
