@@ -75,6 +75,11 @@ describe('references to docs', () => {
     assert.equal(findings.length, 0, report(findings));
   });
 
+  it('name sections by heading, not by a number that moves when a section is added', () => {
+    const findings = findAll(/\b([a-z0-9-]+\.md)`?,? §\s?\d/g, (m) => (pages.has(m[1]!) ? `${m[0]}: name the section by its heading, in quotes` : undefined));
+    assert.equal(findings.length, 0, report(findings));
+  });
+
   it('name sections by headings the page has', () => {
     // `docs/translation.md`, "Nested servers in one service" / docs/skywalking-model.md "sw8" /
     // (inside docs/) `admission.md`, "One ledger": the quoted text starts a heading of that page.
