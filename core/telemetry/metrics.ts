@@ -3,7 +3,9 @@
  * its own (the Collector's obsreport idea). Each Telemetry owns its own prom-client Registry so two
  * pipelines in one process (tests) never share counters.
  */
+import { isMainThread, threadId } from 'node:worker_threads';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { registerRuntimeMetrics, type RuntimeScope } from './runtime-metrics.ts';
 
 /**
  * Why spans were dropped. A closed union keeps the `reason` label's cardinality bounded.
@@ -30,6 +32,11 @@ export type DropReason =
 
 export class Metrics {
   readonly registry = new Registry();
+
+  /** `runtime`: whose Node runtime metrics this registry carries (a worker thread names itself). */
+  constructor(runtime: RuntimeScope = { thread: isMainThread ? 'main' : `thread-${threadId}`, processWide: isMainThread }) {
+    registerRuntimeMetrics(this.registry, runtime);
+  }
 
   readonly receiverAcceptedSpans = new Counter({
     name: 'skybridge_receiver_accepted_spans_total',

@@ -34,7 +34,7 @@ async function run(): Promise<void> {
   try {
     const { config } = await loadAndValidate(data.source, components);
     const logger = createLogger({ level: config.telemetry.log_level }).child({ worker: data.index });
-    const metrics = new Metrics();
+    const metrics = new Metrics({ thread: `worker-${data.index}`, processWide: false });
     admission = new AdmissionLedger(admissionLimits(config.admission), metrics, {
       holdings: new SharedHoldings(data.holdings, data.index + 1),
       reportLimits: false,
