@@ -1,9 +1,29 @@
-# skybridge runs its TypeScript sources through tsx; the image carries runtime dependencies only.
-FROM node:20-bookworm-slim
-WORKDIR /opt/skybridge
+# skybridge's image: the compiled JavaScript (dist/) and production dependencies only, on the current
+# Node.js LTS, running as a user without privileges. No tests, bench, TypeScript sources or tsx.
+ARG NODE_VERSION=26
+
+# 1. Build: the full dependency set (TypeScript) compiles the sources into dist/.
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-COPY . .
+# --ignore-scripts: `prepare` would build before the sources are here; the build runs below.
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json components.ts ./
+COPY scripts/build.mjs scripts/
+COPY bin bin/
+COPY core core/
+COPY receivers receivers/
+COPY processors processors/
+COPY exporters exporters/
+RUN node scripts/build.mjs
+
+# 2. Run: production dependencies and the build.
+FROM node:${NODE_VERSION}-bookworm-slim
+WORKDIR /opt/skybridge
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+COPY --from=build /src/dist dist/
 # OTLP gRPC/HTTP, Zipkin, Jaeger UDP/HTTP/gRPC, self-telemetry
 EXPOSE 4317 4318 9411 6831/udp 6832/udp 14268 14250 8888
 # The embedded default, for `docker run` without a mounted config. Its ports default to localhost,
@@ -16,5 +36,5 @@ ENV OTLP_GRPC_ENDPOINT=0.0.0.0:4317 OTLP_HTTP_ENDPOINT=0.0.0.0:4318 ZIPKIN_ENDPO
     SKYBRIDGE_TELEMETRY_ENDPOINT=0.0.0.0:8888
 # Not root: skybridge needs no privileges (its ports are above 1024).
 USER node
-ENTRYPOINT ["node", "bin/skybridge.mjs"]
+ENTRYPOINT ["node", "dist/bin/skybridge.js"]
 CMD ["--config", "/etc/skybridge/pipelines.yaml"]

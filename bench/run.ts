@@ -26,6 +26,7 @@ import { runTailSamplingCase } from './cases/tail-sampling.ts';
 import { runKafkaTierCase } from './cases/kafka-tier.ts';
 import { runOverloadCase } from './cases/overload.ts';
 import { MAX_TRACE_SPANS, MIN_TRACE_SPANS } from './trace-generator.ts';
+import { skybridgeEntry } from './skybridge-entry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -287,7 +288,7 @@ async function runPipeline(options: Options, benchCase: BenchCase, pool: Request
 
   const proc = new MeasuredProcess({
     command: process.execPath,
-    args: [...profileFlags(options, workDir, `skybridge-${benchCase.name}`), join(ROOT, 'bin/skybridge.mjs'), '--config', configFile],
+    args: [...profileFlags(options, workDir, `skybridge-${benchCase.name}`), skybridgeEntry(), '--config', configFile],
     cwd: ROOT,
     logFile: join(workDir, `skybridge-${benchCase.name}.log`),
   });

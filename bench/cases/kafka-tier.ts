@@ -30,6 +30,7 @@ import { RequestPool } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
 import { scrapeSamples, sumSamples, waitUntilReady, freePort } from '../skybridge-telemetry.ts';
 import { waitForSettledGroup } from './kafka-group.ts';
+import { skybridgeEntry } from '../skybridge-entry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TOPIC = 'otlp_spans';
@@ -133,7 +134,7 @@ async function runTier(o: KafkaTierCaseOptions) {
     const file = join(o.workDir, `skybridge-${name}.yaml`);
     writeFileSync(file, `# Written by bench/cases/kafka-tier.ts for one benchmark run.\n${yaml}telemetry: { endpoint: "127.0.0.1:${telemetry}", log_level: ${logLevel} }\n`);
     const profile = cpuProfileFlags(o.cpuProf, o.workDir, `skybridge-${name}`);
-    const proc = new MeasuredProcess({ command: process.execPath, args: [...profile, join(ROOT, 'bin/skybridge.mjs'), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
+    const proc = new MeasuredProcess({ command: process.execPath, args: [...profile, skybridgeEntry(), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
     const entry = { name, proc, telemetry };
     procs.push(entry);
     const ready = waitUntilReady(proc, telemetry, 30_000).then(() => proc.startSampling());

@@ -39,6 +39,7 @@ import { cpuProfileFlags, machineBusyCpuSeconds, MeasuredProcess } from '../meas
 import { RequestPool } from '../request-pool.ts';
 import { statusHasRetryInfo } from '../segment-scan.ts';
 import { gaugeSum, matchSamples, scrapeSamples, sumSamples, waitUntilReady, type Sample, freePort } from '../skybridge-telemetry.ts';
+import { skybridgeEntry } from '../skybridge-entry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The sustainable phase's load, as a share of the spans/s the overload phase delivered. */
@@ -439,7 +440,7 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
     command: process.execPath,
     args: [
       ...cpuProfileFlags(o.cpuProf, o.workDir, `skybridge-${spec.label}`),
-      join(ROOT, 'bin/skybridge.mjs'),
+      skybridgeEntry(),
       '--config',
       configFile,
     ],

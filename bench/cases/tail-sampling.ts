@@ -21,6 +21,7 @@ import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool, type LoadRequest } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
 import { matchSamples, scrapeSamples, sumSamples, waitUntilReady, freePort } from '../skybridge-telemetry.ts';
+import { skybridgeEntry } from '../skybridge-entry.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const WINDOW_MS = 3_000;
@@ -174,7 +175,7 @@ export async function runTailSamplingCase(o: TailSamplingCaseOptions) {
     command: process.execPath,
     args: [
       ...cpuProfileFlags(o.cpuProf, o.workDir, 'skybridge-tail_sampling'),
-      join(ROOT, 'bin/skybridge.mjs'),
+      skybridgeEntry(),
       '--config',
       configFile,
     ],
