@@ -32,7 +32,7 @@ receivers:
     http: { endpoint: 127.0.0.1:${await freePort()} }
     grpc: { endpoint: 127.0.0.1:${await freePort()} }
 exporters:
-  debug: { output: none }
+  debug: { output: stderr, verbosity: basic }
 pipelines:
   traces: { receivers: [otlp], exporters: [debug] }
 telemetry: { endpoint: 127.0.0.1:${port}, log_level: silent }
