@@ -7,6 +7,8 @@
  *   skybridge components                      list receivers, processors and exporters
  *   skybridge dlq list|replay|purge --config F [--exporter id] [--limit N]
  *                                             inspect, resend or delete an exporter's dead letters
+ *   skybridge tap [--endpoint H:P] [--spans] [--service NAME]
+ *                                             print segments (or source spans) of a running instance
  *
  * Exit codes: 0 ok, 1 invalid config or failed start, 2 usage error, 3 shutdown deadline missed.
  */
@@ -15,6 +17,7 @@ import { components } from '../components.ts';
 import { ConfigInvalidError, loadAndValidate, startCollector } from '../core/collector.ts';
 import { parseDuration } from '../core/config/units.ts';
 import { runDlqCommand } from './dlq-command.ts';
+import { runTapCommand } from './tap-command.ts';
 import { skybridgeVersion } from '../core/version.ts';
 
 const USAGE = `Usage:
@@ -24,7 +27,8 @@ const USAGE = `Usage:
   skybridge components
   skybridge dlq list   --config <pipelines.yaml> [--exporter <id>] [--limit 20]
   skybridge dlq replay --config <pipelines.yaml> [--exporter <id>] [--limit N]
-  skybridge dlq purge  --config <pipelines.yaml> [--exporter <id>] [--limit N]`;
+  skybridge dlq purge  --config <pipelines.yaml> [--exporter <id>] [--limit N]
+  skybridge tap [--endpoint localhost:8888] [--spans] [--service <name>]`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -37,6 +41,9 @@ async function main(argv: string[]): Promise<number> {
         'shutdown-timeout': { type: 'string' },
         exporter: { type: 'string' },
         limit: { type: 'string' },
+        endpoint: { type: 'string' },
+        spans: { type: 'boolean' },
+        service: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -63,6 +70,9 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     return 0;
+  }
+  if (command === 'tap') {
+    return runTapCommand({ endpoint: values.endpoint, spans: values.spans === true, service: values.service }, { stdout: process.stdout, stderr: process.stderr });
   }
   if (command !== 'run' && command !== 'validate' && command !== 'dlq') {
     process.stderr.write(`Unknown command "${command}".\n${USAGE}\n`);
