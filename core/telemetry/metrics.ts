@@ -30,6 +30,18 @@ export type DropReason =
   /** Handed back to the source (a Kafka partition's new owner reads the spans again); not a loss. */
   | 'abandoned';
 
+/** Longest last-error message kept (a label value: long ones would bloat every scrape). */
+const LAST_ERROR_CHARS = 300;
+/** Instances per exporter and thread listed by skybridge_exporter_recent_instance_seen_timestamp_seconds. */
+const RECENT_INSTANCES = 20;
+
+/** What an exporter that keeps instances alive tells the metrics about them, when asked. */
+export interface InstanceSource {
+  count(): number;
+  /** The `limit` instances with the latest segments, newest first. */
+  recent(limit: number): { service: string; instance: string; lastSeenMs: number }[];
+}
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -144,6 +156,34 @@ export class Metrics {
     help: 'New service instances not reported to the OAP (reportInstanceProperties, keepAlive) because max_instances were already remembered; their segments are still sent.',
     labelNames: ['component'] as const,
     registers: [this.registry],
+  });
+  readonly exporterConnectionState = new Gauge({
+    name: 'skybridge_exporter_connection_state',
+    help: 'An exporter\'s gRPC channel to its destination: 1 for the state it is in (idle, connecting, ready, transient_failure, shutdown), 0 for the others; with workers: N, the threads in each state.',
+    labelNames: ['component', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly componentLastError = new Gauge({
+    name: 'skybridge_component_last_error_timestamp_seconds',
+    help: 'When a component last met an error, with its message (one series per component and thread: the previous message\'s series is removed), for the status page.',
+    labelNames: ['component', 'message'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  readonly exporterInstances = new Gauge({
+    name: 'skybridge_exporter_instances',
+    help: 'Service instances an exporter reports to the OAP and keeps alive (with workers: N, summed over threads, which keep their own).',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectInstances(),
+  });
+  readonly exporterRecentInstances = new Gauge({
+    name: 'skybridge_exporter_recent_instance_seen_timestamp_seconds',
+    help: `When the ${RECENT_INSTANCES} most recently seen instances of each exporter (and thread) last had a segment exported, for the status page.`,
+    labelNames: ['component', 'service', 'instance'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+    collect: () => this.#collectInstances(),
   });
   readonly assemblerEvents = new Counter({
     name: 'skybridge_assembler_events_total',
@@ -261,6 +301,41 @@ export class Metrics {
     labelNames: ['component'] as const,
     registers: [this.registry],
   });
+
+  readonly #lastErrors = new Map<string, string>();
+  readonly #instanceSources = new Map<string, InstanceSource>();
+
+  /**
+   * Remembers a component's latest error for the status page. Cheap enough for error paths (one
+   * gauge series per component); the message is cut to one line of LAST_ERROR_CHARS.
+   */
+  recordLastError(component: string, message: string): void {
+    const line = message.replace(/\s+/g, ' ').trim().slice(0, LAST_ERROR_CHARS);
+    const previous = this.#lastErrors.get(component);
+    if (previous !== undefined && previous !== line) this.componentLastError.remove({ component, message: previous });
+    this.#lastErrors.set(component, line);
+    this.componentLastError.set({ component, message: line }, Date.now() / 1000);
+  }
+
+  /** An exporter's instances, read only when the metrics are scraped (never per segment). */
+  watchInstances(component: string, source: InstanceSource): void {
+    this.#instanceSources.set(component, source);
+  }
+
+  unwatchInstances(component: string): void {
+    this.#instanceSources.delete(component);
+  }
+
+  #collectInstances(): void {
+    this.exporterInstances.reset();
+    this.exporterRecentInstances.reset();
+    for (const [component, source] of this.#instanceSources) {
+      this.exporterInstances.set({ component }, source.count());
+      for (const seen of source.recent(RECENT_INSTANCES)) {
+        this.exporterRecentInstances.set({ component, service: seen.service, instance: seen.instance }, seen.lastSeenMs / 1000);
+      }
+    }
+  }
 
   /** The one way to count a drop, so every drop has a reason and shows on /metrics. */
   recordDrop(component: string, reason: DropReason, count: number, intentional = false): void {

@@ -4,6 +4,7 @@ import type { DeliveryReceipt } from '../../core/segments/after-export-acks.ts';
 import type { SegmentSink } from '../../core/segments/segment-sink.ts';
 import type { AssembledSegment, InstanceProperties } from '../../core/segments/segment-object.ts';
 import type { SkyWalkingConfig } from './config.ts';
+import { publishChannelState } from './channel-state.ts';
 import { ManagementReporter } from './management-reporter.ts';
 import { createOapClient } from './oap-client.ts';
 import { SegmentSender } from './segment-sender.ts';
@@ -90,6 +91,8 @@ export class SkyWalkingSink implements SegmentSink {
         'No redis block: failed sends are retried in memory only; segments held during an OAP outage are lost if skybridge crashes.',
       );
     }
+    publishChannelState(this.#client, this.#settings.metrics, this.#settings.id);
+    this.#settings.metrics.watchInstances(this.#settings.id, { count: () => this.#reporter.size, recent: (limit) => this.#reporter.recent(limit) });
     await this.#sender.start();
     this.#reporter.start();
   }
@@ -98,6 +101,7 @@ export class SkyWalkingSink implements SegmentSink {
     // keepAlives stop first: the instances' last segments are still sent, but no one should be
     // pinged as alive once skybridge goes away.
     this.#reporter.stop();
+    this.#settings.metrics.unwatchInstances(this.#settings.id);
     await this.#sender.shutdown(deadline);
     this.#client.close();
   }

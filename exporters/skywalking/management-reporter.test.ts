@@ -44,6 +44,23 @@ describe('ManagementReporter', () => {
 
   const pingsOf = (oap: StandInOap, serviceInstance: string): number => oap.pings.filter((p) => p.serviceinstance === serviceInstance).length;
 
+  it('lists the most recently seen instances first, as many as asked (the status page)', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000 });
+    const { reporter } = await rig({});
+    for (const [i, name] of ['a', 'b', 'c', 'd'].entries()) {
+      t.mock.timers.setTime(1_000 + i * 10);
+      reporter.add(props('svc', name));
+    }
+    t.mock.timers.setTime(2_000);
+    reporter.touch('svc', 'b');
+    assert.deepEqual(reporter.recent(3), [
+      { service: 'svc', instance: 'b', lastSeenMs: 2_000 },
+      { service: 'svc', instance: 'd', lastSeenMs: 1_030 },
+      { service: 'svc', instance: 'c', lastSeenMs: 1_020 },
+    ]);
+    assert.equal(reporter.recent(10).length, 4);
+  });
+
   it('reports properties once per instance and keeps pinging every instance', async () => {
     const { oap, reporter } = await rig({ token: 'tkn' }, { token: 'tkn' });
     reporter.add(props('checkout', 'checkout-1'));

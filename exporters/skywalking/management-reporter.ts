@@ -83,6 +83,18 @@ export class ManagementReporter {
     return this.#instances.size;
   }
 
+  /** The `limit` instances with the latest segments, newest first (for the status page; O(instances)). */
+  recent(limit: number): { service: string; instance: string; lastSeenMs: number }[] {
+    const newest: InstanceEntry[] = [];
+    for (const entry of this.#instances.values()) {
+      if (newest.length === limit && entry.lastSeenMs <= newest[limit - 1]!.lastSeenMs) continue;
+      const at = newest.findIndex((e) => e.lastSeenMs < entry.lastSeenMs);
+      newest.splice(at === -1 ? newest.length : at, 0, entry);
+      if (newest.length > limit) newest.pop();
+    }
+    return newest.map((e) => ({ service: e.service, instance: e.serviceInstance, lastSeenMs: e.lastSeenMs }));
+  }
+
   /**
    * An instance met for the first time (the exporter's `onInstance`). Its properties are reported
    * once, at once when running, and retried each round until the OAP accepted them; a second call
@@ -200,6 +212,7 @@ export class ManagementReporter {
       entry.reportedOnce = true;
     } catch (error) {
       if (!this.#running) return;
+      this.#settings.metrics.recordLastError(this.#settings.id, `Reporting an instance failed: ${(error as ServiceError).message}`);
       const total = this.#failureLog.take(1);
       if (total !== undefined) {
         const e = error as ServiceError;

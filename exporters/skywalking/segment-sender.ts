@@ -412,6 +412,7 @@ export class SegmentSender {
    * Redis cannot take it, it is dropped and counted as `fault`. Never rejects.
    */
   async #refuse(item: QueuedSegment, fault: SegmentFault, why: string): Promise<void> {
+    this.#settings.metrics.recordLastError(this.#settings.id, `The OAP cannot take a segment: ${why}`);
     const deadLettered = (await this.#persist([item], { deadLetter: why })) === 'queued';
     if (!deadLettered) this.#dropItems([item], fault, new ExportFailedError(`The OAP cannot take a segment: ${why}`));
     const spans = this.#faultLogs[fault].take(item.spans);
@@ -503,6 +504,7 @@ export class SegmentSender {
 
   #countFailed(batch: readonly QueuedSegment[], error: ServiceError): void {
     this.#settings.metrics.exporterSendFailedSegments.inc({ component: this.#settings.id, reason: statusName(error.code) }, batch.length);
+    this.#settings.metrics.recordLastError(this.#settings.id, `Sending segments failed: ${statusName(error.code)} ${error.details}`);
   }
 
   #logRejected(batch: readonly QueuedSegment[], error: ServiceError, message: string): void {
