@@ -9,6 +9,8 @@
 #   - openssl: the TLS tests make their CA, server and client certificates with it.
 #   - chromium: the status page and trace view are tested in a real browser (playwright-core drives
 #     Debian's /usr/bin/chromium; nothing is downloaded by npm).
+#   - docker-compose: test/e2e/deploy-manifests.test.ts checks docker-compose.yaml with its
+#     `config` command (no Docker engine is needed or used).
 #   - Java 17 + Maven: scripts/oap.sh and scripts/kafka.sh resolve a real SkyWalking OAP and a real
 #     Kafka broker from Maven Central (docs/real-peers.md).
 # Each is installed (apt-get, as root or through sudo) or started only when missing.
@@ -41,6 +43,7 @@ command -v gcc >/dev/null || apt_install gcc libc6-dev
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || apt_install librdkafka-dev
 command -v openssl >/dev/null || apt_install openssl
 [ -x /usr/bin/chromium ] || apt_install chromium fonts-liberation
+command -v docker-compose >/dev/null || apt_install docker-compose
 command -v java >/dev/null || apt_install default-jre-headless
 command -v mvn >/dev/null || apt_install maven
 # Resolve the OAP's and the broker's jars now (a few minutes on a fresh machine, nothing once
