@@ -258,8 +258,8 @@ function connectionOf(m: Readings, component: string): ComponentStatus['connecti
 }
 
 function instancesOf(m: Readings, component: string): ComponentStatus['instances'] {
-  const count = m.all('skybridge_exporter_instances', { component });
-  if (count.length === 0) return undefined;
+  // Only exporters that keep instances alive report the gauge at all.
+  if (m.all('skybridge_exporter_instances', { component }).length === 0) return undefined;
   const recent = m.all('skybridge_exporter_recent_instance_seen_timestamp_seconds', { component })
     .map((s) => ({ service: s.labels.service ?? '', instance: s.labels.instance ?? '', lastSeen: s.value * 1000 }))
     .sort((a, b) => b.lastSeen - a.lastSeen);
