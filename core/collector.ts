@@ -9,6 +9,7 @@ import { Service } from './pipeline/service.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { TelemetryServer, type MetricsPage } from './telemetry/telemetry-server.ts';
+import { traceViewRoute, traceViewSource, type TraceViewSource } from './telemetry/trace-view/trace-view-route.ts';
 import { AdmissionLedger } from './admission/admission-ledger.ts';
 import { admissionLimits } from './admission/config.ts';
 import { routeToWorkers } from './workers/routed-consumer.ts';
@@ -93,6 +94,7 @@ export async function startCollector(source: ConfigSource, factories: Factories,
   const workers = resolveWorkers(config.workers ?? opts.defaultWorkers ?? 1);
   let pool: WorkerPool | undefined;
   let service: Service;
+  let traceView: TraceViewSource;
   if (workers > 1) {
     // Slot 0 is this thread's (it holds nothing for long); slot k + 1 is worker k's.
     const holdings = SharedHoldings.allocate(workers + 1);
@@ -101,10 +103,12 @@ export async function startCollector(source: ConfigSource, factories: Factories,
       valveName: (slot, index) => pool!.valveName(slot, index),
     });
     pool = new WorkerPool({ count: workers, source, holdings, logger, onFatal: (id, error) => opts.onFatal?.(id, error) });
+    traceView = traceViewSource(config.telemetry, pool);
     const route = routeToWorkers(pool);
     service = new Service(config, { metrics, logger, onFatal: opts.onFatal, admission, part: { receiversRouteTo: () => route } });
   } else {
-    service = new Service(config, { metrics, logger, onFatal: opts.onFatal });
+    traceView = traceViewSource(config.telemetry);
+    service = new Service(config, { metrics, logger, onFatal: opts.onFatal, traceRecorder: traceView.recorder });
   }
   const metricsPage: MetricsPage = {
     contentType: metrics.registry.contentType,
@@ -113,7 +117,10 @@ export async function startCollector(source: ConfigSource, factories: Factories,
   let telemetry: TelemetryServer | undefined;
   if (config.telemetry.endpoint) {
     const tls = config.telemetry.tls ? { config: config.telemetry.tls, logger } : undefined;
-    telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running', { tls });
+    telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running', {
+      tls,
+      routes: { '/traces': traceViewRoute(traceView) },
+    });
     await telemetry.start();
   }
   try {

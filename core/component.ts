@@ -9,6 +9,7 @@ import type { TraceConsumer } from './consumer.ts';
 import type { DeadLetterAccess } from './queue/durable-retry/dead-letters.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { Metrics } from './telemetry/metrics.ts';
+import type { TraceRecorder } from './telemetry/trace-view/trace-recorder.ts';
 
 export type Stability = 'development' | 'alpha' | 'beta' | 'stable';
 export type ComponentKind = 'receiver' | 'processor' | 'exporter';
@@ -32,6 +33,11 @@ export interface ComponentSettings {
    * whole process, so a per-window budget means the same with N workers as with one.
    */
   readonly windows?: WindowCoordinator;
+  /**
+   * Keeps the last few assembled traces for the trace view (/traces) and `skybridge tap`
+   * (core/telemetry/trace-view/). Absent when the view is off or the pipelines run in workers.
+   */
+  readonly traceRecorder?: TraceRecorder;
 }
 
 /** A closed sampling window as one worker saw it. */

@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import { listenerTlsSchema, type TlsServerConfig } from '../tls/server-tls.ts';
+import { traceViewConfigSchema, type TraceViewConfig } from '../telemetry/trace-view/config.ts';
 import { endpoint } from './units.ts';
 
 /** Settings for the collector itself, not for any component. */
@@ -13,6 +14,8 @@ export interface TelemetryConfig {
   log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   /** TLS on the page (core/tls/server-tls.ts); plaintext when absent. */
   tls?: TlsServerConfig | null;
+  /** The trace view at /traces and `skybridge tap` (core/telemetry/trace-view/config.ts). */
+  trace_view: TraceViewConfig;
 }
 
 export const telemetryConfigSchema = z
@@ -26,6 +29,7 @@ export const telemetryConfigSchema = z
       .default('info')
       .describe('Lowest level of log lines written to stderr.'),
     tls: listenerTlsSchema,
+    trace_view: traceViewConfigSchema,
   })
   .prefault({})
   .describe("The collector's own telemetry.") satisfies z.ZodType<TelemetryConfig, unknown>;

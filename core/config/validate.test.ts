@@ -243,7 +243,7 @@ pipelines:
       { id: 'traces', receivers: ['otlp'], processors: ['batch'], exporters: ['skywalking'] },
       { id: 'traces/local', receivers: ['otlp'], processors: [], exporters: ['debug'] },
     ]);
-    assert.deepEqual(config.telemetry, { endpoint: 'localhost:8888', log_level: 'info' });
+    assert.deepEqual(config.telemetry, { endpoint: 'localhost:8888', log_level: 'info', trace_view: { enabled: true, max_traces: 100, max_spans: 10_000, max_spans_per_trace: 500 } });
     assert.deepEqual(warnings, ['receivers.zipkin/edge is defined but used by no pipeline; it will not be started.']);
   });
 
@@ -293,7 +293,7 @@ telemetry: { log_levle: debug }
     // The union member that fits the item (type: latency) supplies the allowed keys.
     assert.equal(at.get('processors.tail_sampling.policies[0].treshold')?.message,
       'unknown key `treshold` (did you mean `threshold`?). Fix: remove it, or use one of: type, threshold.');
-    assert.match(at.get('telemetry.log_levle')!.message, /did you mean `log_level`\?.*use one of: endpoint, log_level, tls\.$/);
+    assert.match(at.get('telemetry.log_levle')!.message, /did you mean `log_level`\?.*use one of: endpoint, log_level, tls, trace_view\.$/);
     assert.match(at.get('pipelines.traces.exporter')!.message, /did you mean `exporters`\?/);
     assert.equal(at.get('receivers.otlp.http.timeouts.reed')?.line, 5);
   });
@@ -371,7 +371,7 @@ pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [skywa
 
   it('validates the telemetry block and lets null turn the endpoint off', () => {
     const ok = check(`${MINIMAL}telemetry: { endpoint: null, log_level: debug }\n`);
-    assert.deepEqual(ok.config?.telemetry, { endpoint: null, log_level: 'debug' });
+    assert.deepEqual(ok.config?.telemetry, { endpoint: null, log_level: 'debug', trace_view: { enabled: true, max_traces: 100, max_spans: 10_000, max_spans_per_trace: 500 } });
 
     const bad = check(`${MINIMAL}telemetry: { endpoint: "8888", log_level: verbose }\n`);
     assert.deepEqual(bad.problems.map((p) => p.path), ['telemetry.endpoint', 'telemetry.log_level']);

@@ -18,6 +18,7 @@ import type { TraceConsumer } from '../consumer.ts';
 import type { ValidatedConfig } from '../config/validate.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { TraceRecorder } from '../telemetry/trace-view/trace-recorder.ts';
 import { SegmentExporter } from '../segments/segment-exporter.ts';
 import { Fanout } from './fanout.ts';
 import { observeProcessorInput, observeProcessorOutput, observeReceiverOutput } from './observed-consumers.ts';
@@ -44,6 +45,8 @@ export interface ServiceOptions {
   admission?: AdmissionLedger;
   /** Handed to components in their settings (ComponentSettings.windows). */
   windows?: WindowCoordinator;
+  /** Handed to components in their settings (ComponentSettings.traceRecorder). */
+  traceRecorder?: TraceRecorder;
 }
 
 export class Service {
@@ -75,6 +78,7 @@ export class Service {
       metrics: options.metrics,
       admission: this.admission,
       ...(options.windows ? { windows: options.windows } : {}),
+      ...(options.traceRecorder ? { traceRecorder: options.traceRecorder } : {}),
     });
     const part = options.part ?? 'all';
     if (typeof part === 'object') {

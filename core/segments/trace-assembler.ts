@@ -283,11 +283,12 @@ export class TraceAssembler {
     const metrics = this.#settings.metrics;
     metrics.assemblerEvents.inc({ component, event: `flush_${reason}` });
     let result;
+    const held = [...trace.spans.values()];
     try {
       const flushed = this.#index.trace(traceId);
       result = buildSegments(
         traceId,
-        [...trace.spans.values()],
+        held,
         (tid, spanId) => (tid === traceId ? flushed?.get(spanId) : this.#index.get(tid, spanId)),
         { maxSegmentSpans: this.#config.max_segment_spans },
       );
@@ -304,6 +305,8 @@ export class TraceAssembler {
     }
     this.#index.addAll(traceId, result.placements);
     this.#callbacks.onSegments(result.segments, traceId);
+    // References only (no copies): the trace view keeps what was built anyway, within its bounds.
+    this.#settings.traceRecorder?.record(component, traceId, held, result.segments, result.placements);
   }
 
   /** Moves the ledger account and the gauges to what the buffer and the due queue hold now. */

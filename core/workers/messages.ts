@@ -4,6 +4,8 @@
  */
 import type { ClosedWindowReport } from '../component.ts';
 import { SkybridgeError, type ErrorCode } from '../errors.ts';
+import type { TraceViewAnswer, TraceViewRequest } from '../telemetry/trace-view/backend.ts';
+import type { TapOptions } from '../telemetry/trace-view/tap-lines.ts';
 
 /** Main → worker. Requests carry an `id` the answer repeats. */
 export type ToWorker =
@@ -12,7 +14,11 @@ export type ToWorker =
   | { type: 'abandon'; traceIds: string[] }
   | { type: 'metrics'; id: number }
   | { type: 'windows-settled'; id: number; kept: string[] }
-  | { type: 'shutdown'; id: number; timeoutMs: number };
+  | { type: 'shutdown'; id: number; timeoutMs: number }
+  /** The trace view (/traces) asks what this worker kept. */
+  | { type: 'trace-view'; id: number; request: TraceViewRequest }
+  /** Start (options) or stop (null) sending `tap-lines` for tap `tapId`. */
+  | { type: 'tap'; tapId: number; options: TapOptions | null };
 
 /** Worker → main. */
 export type FromWorker =
@@ -24,7 +30,10 @@ export type FromWorker =
   | { type: 'held'; id: number; held: boolean }
   | { type: 'metrics'; id: number; metrics: object[] }
   | { type: 'windows'; id: number; processor: string; perWindow: number; through: number; windows: WindowReport[] }
-  | { type: 'stopped'; id: number };
+  | { type: 'stopped'; id: number }
+  /** Undefined when this worker keeps no traces (the view is off). */
+  | { type: 'trace-view'; id: number; answer: TraceViewAnswer | undefined }
+  | { type: 'tap-lines'; tapId: number; lines: string[] };
 
 /** One closed sampling window of one worker (window-hub.ts). */
 export type WindowReport = ClosedWindowReport;

@@ -8,6 +8,8 @@ import { AggregatorRegistry } from 'prom-client';
 import type { ConfigSource } from '../collector.ts';
 import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { StopTap, TraceViewAnswer, TraceViewRequest, TraceViewWorkers } from '../telemetry/trace-view/backend.ts';
+import type { TapOptions } from '../telemetry/trace-view/tap-lines.ts';
 import { deserializeError, type FromWorker, type ToWorker } from './messages.ts';
 import type { SharedHoldingsInit } from './shared-holdings.ts';
 import { WindowHub } from './window-hub.ts';
@@ -65,13 +67,16 @@ class WorkerHandle {
   }
 }
 
-export class WorkerPool {
+export class WorkerPool implements TraceViewWorkers {
   readonly count: number;
   readonly #options: WorkerPoolOptions;
   readonly #handles: WorkerHandle[] = [];
   readonly #windows: WindowHub;
   #nextId = 1;
   #stopping = false;
+  /** Open taps of the trace view: tap id → where their lines go. */
+  readonly #taps = new Map<number, (lines: string[]) => void>();
+  #nextTapId = 1;
 
   constructor(options: WorkerPoolOptions) {
     this.count = options.count;
@@ -122,6 +127,9 @@ export class WorkerPool {
           case 'windows':
             this.#windows.report(index, message);
             return;
+          case 'tap-lines':
+            this.#taps.get(message.tapId)?.(message.lines);
+            return;
           default: {
             const pending = handle.pending.get(message.id);
             if (pending) {
@@ -171,6 +179,24 @@ export class WorkerPool {
 
   abandon(worker: number, traceIds: string[]): void {
     this.#post(worker, { type: 'abandon', traceIds });
+  }
+
+  /** Asks one worker's trace view (core/telemetry/trace-view/backend.ts). */
+  async askTraceView(worker: number, request: TraceViewRequest): Promise<TraceViewAnswer> {
+    const answer = await this.#request(worker, (id) => ({ type: 'trace-view', id, request }));
+    if (answer.type !== 'trace-view' || answer.answer === undefined) throw new Error(`worker ${worker} keeps no traces`);
+    return answer.answer;
+  }
+
+  /** Every worker sends the lines of what it builds from now on to `onLines`, until the returned stop. */
+  tapWorkers(options: TapOptions, onLines: (lines: string[]) => void): StopTap {
+    const tapId = this.#nextTapId++;
+    this.#taps.set(tapId, onLines);
+    for (let worker = 0; worker < this.count; worker++) this.#post(worker, { type: 'tap', tapId, options });
+    return () => {
+      if (!this.#taps.delete(tapId)) return;
+      for (let worker = 0; worker < this.count; worker++) this.#post(worker, { type: 'tap', tapId, options: null });
+    };
   }
 
   /** Every thread's metrics summed (counters, gauges) and merged (histograms), as Prometheus text. */

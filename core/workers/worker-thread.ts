@@ -14,6 +14,8 @@ import { asDecodeError, asSkybridgeError } from '../errors.ts';
 import { Service } from '../pipeline/service.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
+import { answerTraceView, type StopTap, type TraceViewBackend } from '../telemetry/trace-view/backend.ts';
+import { traceViewSource } from '../telemetry/trace-view/trace-view-route.ts';
 import { decodeProtobufTraces } from '../../receivers/otlp/decode-protobuf.ts';
 import { serializeError, type FromWorker, type ToWorker } from './messages.ts';
 import { SharedHoldings } from './shared-holdings.ts';
@@ -29,6 +31,9 @@ const post = (message: FromWorker) => port.postMessage(message);
 async function run(): Promise<void> {
   let service: Service;
   let admission: AdmissionLedger;
+  let traceView: TraceViewBackend | undefined;
+  /** The trace view's open taps in this worker: tap id → stop. */
+  const taps = new Map<number, StopTap>();
   const waitingWindows = new Map<number, (kept: string[]) => void>();
   let nextWindowsId = 1;
   try {
@@ -47,11 +52,14 @@ async function run(): Promise<void> {
         return new Promise((resolve) => waitingWindows.set(id, resolve));
       },
     };
+    const traceViewParts = traceViewSource(config.telemetry);
+    traceView = traceViewParts.backend;
     service = new Service(config, {
       metrics,
       logger,
       admission,
       windows,
+      traceRecorder: traceViewParts.recorder,
       part: 'pipelines',
       onFatal: (component, error) => post({ type: 'fatal', component, message: error.message }),
     });
@@ -75,6 +83,19 @@ async function run(): Promise<void> {
         return;
       case 'metrics':
         service.metrics.registry.getMetricsAsJSON().then((metrics) => post({ type: 'metrics', id: message.id, metrics }));
+        return;
+      case 'trace-view': {
+        const answered = traceView ? answerTraceView(traceView, message.request) : Promise.resolve(undefined);
+        answered.then((answer) => post({ type: 'trace-view', id: message.id, answer }));
+        return;
+      }
+      case 'tap':
+        taps.get(message.tapId)?.();
+        taps.delete(message.tapId);
+        if (message.options && traceView) {
+          const { tapId } = message;
+          taps.set(tapId, traceView.tap(message.options, (lines) => post({ type: 'tap-lines', tapId, lines })));
+        }
         return;
       case 'windows-settled':
         waitingWindows.get(message.id)?.(message.kept);
