@@ -9,6 +9,8 @@ import { Service } from './pipeline/service.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { TelemetryServer, type MetricsPage } from './telemetry/telemetry-server.ts';
+import { STATUS_PATH, statusRoute } from './telemetry/status/status-route.ts';
+import { topologyOf } from './telemetry/status/topology.ts';
 import { traceViewRoute, traceViewSource, type TraceViewSource } from './telemetry/trace-view/trace-view-route.ts';
 import { AdmissionLedger } from './admission/admission-ledger.ts';
 import { admissionLimits } from './admission/config.ts';
@@ -119,7 +121,11 @@ export async function startCollector(source: ConfigSource, factories: Factories,
     const tls = config.telemetry.tls ? { config: config.telemetry.tls, logger } : undefined;
     telemetry = new TelemetryServer(config.telemetry.endpoint, metricsPage, () => service.state === 'running', {
       tls,
-      routes: { '/traces': traceViewRoute(traceView) },
+      routes: {
+        [STATUS_PATH]: statusRoute({ topology: topologyOf(config), metricsText: metricsPage.text, workers }),
+        '/traces': traceViewRoute(traceView),
+      },
+      home: STATUS_PATH,
     });
     await telemetry.start();
   }
@@ -142,7 +148,7 @@ export async function startCollector(source: ConfigSource, factories: Factories,
     describe: () => {
       const lines = [...service.receiverLines(), ...(pool ? pool.exporterLines() : service.exporterLines())];
       if (pool) lines.push(`workers: ${workers} threads run the pipelines, each for its share of trace ids`);
-      if (telemetry) lines.push(`telemetry: /metrics, /healthz, /readyz on ${config.telemetry.endpoint}`);
+      if (telemetry) lines.push(`telemetry: /status (the status page), /metrics, /healthz, /readyz on ${config.telemetry.endpoint}`);
       return lines;
     },
     async shutdown(timeoutMs = 10_000) {
