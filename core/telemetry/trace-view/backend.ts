@@ -6,7 +6,7 @@
  */
 import type { RecordedFlush, TraceRecorder } from './trace-recorder.ts';
 import { traceDetail, type TraceDetail } from './trace-json.ts';
-import { searchTraces, type TraceQuery, type TraceSummary } from './trace-summary.ts';
+import { DEFAULT_SEARCH_LIMIT, searchTraces, type TraceQuery, type TraceSummary } from './trace-summary.ts';
 import { tapLines, type TapOptions } from './tap-lines.ts';
 
 export interface TraceSearchResult {
@@ -74,7 +74,7 @@ export function workersBackend(pool: TraceViewWorkers): TraceViewBackend {
       const answers = (await askAll({ op: 'search', query })).filter((a): a is TraceSearchResult => a !== undefined && !Array.isArray(a));
       const traces = answers.flatMap((a) => a.traces).sort((a, b) => b.lastMs - a.lastMs);
       return {
-        traces: traces.slice(0, query.limit ?? traces.length),
+        traces: traces.slice(0, query.limit ?? DEFAULT_SEARCH_LIMIT),
         kept: { traces: answers.reduce((n, a) => n + a.kept.traces, 0), spans: answers.reduce((n, a) => n + a.kept.spans, 0) },
       };
     },

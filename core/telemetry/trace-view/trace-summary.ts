@@ -95,9 +95,12 @@ export function matches(summary: TraceSummary, query: TraceQuery): boolean {
   return true;
 }
 
+/** Summaries one search returns when it names no limit. */
+export const DEFAULT_SEARCH_LIMIT = 100;
+
 /** Kept traces matching `query`, most recently built first. */
 export function searchTraces(traces: Iterable<RecordedTrace>, query: TraceQuery): TraceSummary[] {
-  const limit = query.limit ?? 100;
+  const limit = query.limit ?? DEFAULT_SEARCH_LIMIT;
   const found: TraceSummary[] = [];
   for (const trace of traces) {
     const summary = summarize(trace);
