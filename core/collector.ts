@@ -148,7 +148,7 @@ export async function startCollector(source: ConfigSource, factories: Factories,
     describe: () => {
       const lines = [...service.receiverLines(), ...(pool ? pool.exporterLines() : service.exporterLines())];
       if (pool) lines.push(`workers: ${workers} threads run the pipelines, each for its share of trace ids`);
-      if (telemetry) lines.push(`telemetry: /status (the status page), /metrics, /healthz, /readyz on ${config.telemetry.endpoint}`);
+      if (telemetry) lines.push(`telemetry: /status (the status page), ${traceView.backend ? '/traces (the trace view), ' : ''}/metrics, /healthz, /readyz on ${config.telemetry.endpoint}`);
       return lines;
     },
     async shutdown(timeoutMs = 10_000) {
