@@ -9,6 +9,7 @@ import { Service } from './pipeline/service.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { TelemetryServer, type MetricsPage } from './telemetry/telemetry-server.ts';
+import { PAGE_ASSETS_PATH, pageAssetsRoute } from './telemetry/page-assets/page-assets-route.ts';
 import { STATUS_PATH, statusRoute } from './telemetry/status/status-route.ts';
 import { topologyOf } from './telemetry/status/topology.ts';
 import { traceViewRoute, traceViewSource, type TraceViewSource } from './telemetry/trace-view/trace-view-route.ts';
@@ -124,6 +125,7 @@ export async function startCollector(source: ConfigSource, factories: Factories,
       routes: {
         [STATUS_PATH]: statusRoute({ topology: topologyOf(config), metricsText: metricsPage.text, workers }),
         '/traces': traceViewRoute(traceView),
+        [PAGE_ASSETS_PATH]: pageAssetsRoute(),
       },
       home: STATUS_PATH,
     });

@@ -7,7 +7,6 @@
 const POLL_MS = 1000;
 /** Points kept per sparkline (one per poll). */
 const SPARK_POINTS = 40;
-const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const KIND_TITLES = { receiver: 'Receivers', processor: 'Processors', exporter: 'Exporters' };
 const FLOW_LABELS = { in: 'spans in', out: 'spans out', spans_out: 'spans out', segments_out: 'segments out' };
@@ -24,25 +23,8 @@ const sparkHistory = new Map();
 let graphSignature = '';
 let lastSuccess = 0;
 
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else el.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-function svg(tag, attrs) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
+// el() and svg() come from /assets/dom.js, shared with the trace view.
+const h = el;
 
 function formatRate(rate) {
   if (rate === null || rate === undefined) return '–';

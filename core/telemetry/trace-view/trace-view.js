@@ -5,29 +5,8 @@
 'use strict';
 
 const LIST_REFRESH_MS = 3000;
-const SVG_NS = 'http://www.w3.org/2000/svg';
 
-/** Builds an element: el('div', { class: 'x', dataset: { a: '1' } }, child, 'text'). */
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs ?? {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === 'dataset') Object.assign(node.dataset, value);
-    else if (key === 'onclick') node.addEventListener('click', value);
-    else node.setAttribute(key, value === true ? '' : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-function svg(tag, attrs) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-  return node;
-}
+// el() and svg() come from /assets/dom.js, shared with the status page.
 
 /** A stable hue per service name, so a service has one colour in the list and the waterfall. */
 function serviceHue(name) {
