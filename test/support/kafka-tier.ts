@@ -28,6 +28,8 @@ export interface Tier<O> {
   spansIn: number;
   /** Sends rejected (503) and resent. */
   resends: number;
+  /** Traces with a part that was refused and resent (so it arrived late, after the others). */
+  resentTraces: Set<string>;
   traces: number;
   startGateway(): Promise<SkybridgeProcess>;
   /** Sends `n` three-service traces, `perSecond` at most; resolves when every one was accepted. */
@@ -133,6 +135,7 @@ pipelines:
     gateways: [],
     spansIn: 0,
     resends: 0,
+    resentTraces: new Set(),
     traces: 0,
     async startGateway() {
       const g = await SkybridgeProcess.start(`gateway${this.gateways.length + 1}`, gatewayYaml);
@@ -148,17 +151,18 @@ pipelines:
     },
     async deliver(traces, parts, perSecond = 200) {
       const sends: Promise<void>[] = [];
-      const sendUntilAccepted = async (port: number, rs: ResourceSpans) => {
+      const sendUntilAccepted = async (port: number, rs: ResourceSpans, traceId: string) => {
         const end = Date.now() + 45_000;
         while (!(await postOtlp(port, rs))) {
           this.resends++;
+          this.resentTraces.add(traceId);
           if (Date.now() > end) throw new Error('an agent refused a batch for 45 s');
           await sleep(250);
         }
         this.spansIn += rs.scopeSpans.reduce((n, ss) => n + ss.spans.length, 0);
       };
       for (const t of traces) {
-        for (const part of parts) sends.push(sendUntilAccepted(agents[part === 'frontend' ? 0 : 1]!.port, t.batches[part]));
+        for (const part of parts) sends.push(sendUntilAccepted(agents[part === 'frontend' ? 0 : 1]!.port, t.batches[part], t.traceId));
         await sleep(1000 / perSecond);
       }
       await Promise.all(sends);
