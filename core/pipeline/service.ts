@@ -105,7 +105,9 @@ export class Service {
       for (const procId of [...spec.processors].reverse()) {
         const entry = config.processors.get(procId)!;
         const instanceId = config.pipelines.size > 1 ? `${procId}@${pipelineId}` : procId;
-        const processor = entry.factory.create(settings(procId, 'processor'), entry.config, observeProcessorOutput(procId, pipelineId, next, options.metrics));
+        // Each pipeline's instance reports under its own id (`batch@traces/b`), so its drops, queues
+        // and admission account are its own when several pipelines list the processor.
+        const processor = entry.factory.create(settings(instanceId, 'processor'), entry.config, observeProcessorOutput(procId, pipelineId, next, options.metrics));
         this.#processors.unshift({ id: instanceId, kind: 'processor', component: processor });
         next = observeProcessorInput(procId, pipelineId, processor, options.metrics);
       }

@@ -158,12 +158,14 @@ export function buildSnapshot({ at, samples, topology, workers, history }: Snaps
     }));
   const add = (kind: ComponentKind, id: string, pipeline?: string): ComponentStatus => {
     const key = componentKey(kind, id, pipeline);
-    const owned = ownedBy(id);
+    // A processor in several pipelines is one instance per pipeline, reporting as `id@pipeline`.
+    const label = kind === 'processor' && pipeline !== undefined && topology.pipelines.length > 1 ? `${id}@${pipeline}` : id;
+    const owned = ownedBy(label);
     const status: ComponentStatus = {
       key, kind, id, type: topology.types[kind][id] ?? id, ...(pipeline === undefined ? {} : { pipeline }),
-      flows: {}, refused: [], dropped: drops.filter((d) => owned(d.component)), failed: [], queues: nodeQueues(queues, id),
+      flows: {}, refused: [], dropped: drops.filter((d) => owned(d.component)), failed: [], queues: nodeQueues(queues, label),
     };
-    const lastError = lastErrorOf(m, id);
+    const lastError = lastErrorOf(m, label);
     if (lastError) status.lastError = lastError;
     components[key] = status;
     return status;
