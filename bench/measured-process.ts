@@ -174,3 +174,11 @@ export class MeasuredProcess {
 export function cpuProfileFlags(enabled: boolean, workDir: string, name: string): string[] {
   return enabled ? ['--cpu-prof', `--cpu-prof-dir=${workDir}/${name}.cpuprofiles`] : [];
 }
+
+/**
+ * Node/V8 flags for the measured skybridge (not the floor, the sink or the load) from SKYBRIDGE_BENCH_NODE_FLAGS (space-separated), for
+ * trying a flag's effect without touching the load generator: e.g. `--max-semi-space-size=64`.
+ */
+export function extraNodeFlags(): string[] {
+  return (process.env.SKYBRIDGE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+}

@@ -17,7 +17,7 @@ import { parseDuration } from '../core/config/units.ts';
 import { DecodeOnlyFloorError, runDecodeOnlyFloor, type ProcessFigures } from './decode-only-floor.ts';
 import { runHttpLoad } from './http-load.ts';
 import type { LoadOptions, LoadResult } from './load.ts';
-import { cpuProfileFlags, MeasuredProcess } from './measured-process.ts';
+import { cpuProfileFlags, extraNodeFlags, MeasuredProcess } from './measured-process.ts';
 import { runOtlpLoad } from './otlp-load.ts';
 import { RequestPool, type PoolFormat } from './request-pool.ts';
 import { SinkOap } from './sink-oap.ts';
@@ -288,7 +288,7 @@ async function runPipeline(options: Options, benchCase: BenchCase, pool: Request
 
   const proc = new MeasuredProcess({
     command: process.execPath,
-    args: [...profileFlags(options, workDir, `skybridge-${benchCase.name}`), skybridgeEntry(), '--config', configFile],
+    args: [...extraNodeFlags(), ...profileFlags(options, workDir, `skybridge-${benchCase.name}`), skybridgeEntry(), '--config', configFile],
     cwd: ROOT,
     logFile: join(workDir, `skybridge-${benchCase.name}.log`),
   });

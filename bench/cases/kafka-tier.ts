@@ -24,7 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startKafkaMock } from '../../test/support/kafka-mock/kafka-mock.ts';
 import { runDecodeOnlyFloor } from '../decode-only-floor.ts';
-import { cpuProfileFlags, machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../measured-process.ts';
+import { cpuProfileFlags, extraNodeFlags, machineBusyCpuSeconds, MeasuredProcess, processCpuSeconds } from '../measured-process.ts';
 import { runOtlpLoad } from '../otlp-load.ts';
 import { RequestPool } from '../request-pool.ts';
 import { SinkOap } from '../sink-oap.ts';
@@ -133,7 +133,7 @@ async function runTier(o: KafkaTierCaseOptions) {
     const telemetry = await freePort();
     const file = join(o.workDir, `skybridge-${name}.yaml`);
     writeFileSync(file, `# Written by bench/cases/kafka-tier.ts for one benchmark run.\n${yaml}telemetry: { endpoint: "127.0.0.1:${telemetry}", log_level: ${logLevel} }\n`);
-    const profile = cpuProfileFlags(o.cpuProf, o.workDir, `skybridge-${name}`);
+    const profile = [...extraNodeFlags(), ...cpuProfileFlags(o.cpuProf, o.workDir, `skybridge-${name}`)];
     const proc = new MeasuredProcess({ command: process.execPath, args: [...profile, skybridgeEntry(), '--config', file], cwd: ROOT, logFile: join(o.workDir, `skybridge-${name}.log`) });
     const entry = { name, proc, telemetry };
     procs.push(entry);

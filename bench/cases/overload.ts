@@ -35,7 +35,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, makeGenericClientConstructor, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { rawUnaryMethod } from '../../core/grpc/raw-method.ts';
-import { cpuProfileFlags, machineBusyCpuSeconds, MeasuredProcess } from '../measured-process.ts';
+import { cpuProfileFlags, extraNodeFlags, machineBusyCpuSeconds, MeasuredProcess } from '../measured-process.ts';
 import { RequestPool } from '../request-pool.ts';
 import { statusHasRetryInfo } from '../segment-scan.ts';
 import { gaugeSum, matchSamples, scrapeSamples, sumSamples, waitUntilReady, type Sample, freePort } from '../skybridge-telemetry.ts';
@@ -439,6 +439,7 @@ async function runPhase(o: OverloadCaseOptions, pool: RequestPool, spec: PhaseSp
   const proc = new MeasuredProcess({
     command: process.execPath,
     args: [
+      ...extraNodeFlags(),
       ...cpuProfileFlags(o.cpuProf, o.workDir, `skybridge-${spec.label}`),
       skybridgeEntry(),
       '--config',
