@@ -243,7 +243,7 @@ pipelines:
       { id: 'traces', receivers: ['otlp'], processors: ['batch'], exporters: ['skywalking'] },
       { id: 'traces/local', receivers: ['otlp'], processors: [], exporters: ['debug'] },
     ]);
-    assert.deepEqual(config.telemetry, { endpoint: 'localhost:8888', log_level: 'info', trace_view: { enabled: true, max_traces: 100, max_spans: 10_000, max_spans_per_trace: 500 } });
+    assert.deepEqual(config.telemetry, { endpoint: 'localhost:8888', log_level: 'info', trace_view: { enabled: true, max_traces: 100, max_spans: 10_000, max_bytes: 8 * 1024 * 1024, max_spans_per_trace: 500 } });
     assert.deepEqual(warnings, ['receivers.zipkin/edge is defined but used by no pipeline; it will not be started.']);
   });
 
@@ -371,7 +371,7 @@ pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [skywa
 
   it('validates the telemetry block and lets null turn the endpoint off', () => {
     const ok = check(`${MINIMAL}telemetry: { endpoint: null, log_level: debug }\n`);
-    assert.deepEqual(ok.config?.telemetry, { endpoint: null, log_level: 'debug', trace_view: { enabled: true, max_traces: 100, max_spans: 10_000, max_spans_per_trace: 500 } });
+    assert.deepEqual(ok.config?.telemetry, { endpoint: null, log_level: 'debug', trace_view: { enabled: true, max_traces: 100, max_spans: 10_000, max_bytes: 8 * 1024 * 1024, max_spans_per_trace: 500 } });
 
     const bad = check(`${MINIMAL}telemetry: { endpoint: "8888", log_level: verbose }\n`);
     assert.deepEqual(bad.problems.map((p) => p.path), ['telemetry.endpoint', 'telemetry.log_level']);

@@ -11,7 +11,7 @@ import { searchTraces } from './trace-summary.ts';
 
 /** A real assembler recording into a recorder with these limits. */
 function setup(limits: Partial<TraceViewLimits> = {}) {
-  const recorder = new TraceRecorder({ max_traces: 100, max_spans: 10_000, max_spans_per_trace: 500, ...limits });
+  const recorder = new TraceRecorder({ max_traces: 100, max_spans: 10_000, max_spans_per_trace: 500, max_bytes: 8 * 1024 * 1024, ...limits });
   const settings: ComponentSettings = { id: 'skywalking', kind: 'exporter', logger: createLogger({ level: 'silent' }), metrics: new Metrics(), traceRecorder: recorder };
   const delivered: string[] = [];
   const assembler = new TraceAssembler(
@@ -93,6 +93,21 @@ describe('TraceRecorder', () => {
     const detail = traceDetail(kept!);
     assert.equal(detail.sources.length, 4);
     assert.ok(detail.segments.reduce((n, s) => n + s.spans.length, 0) <= 4, 'no more segment spans than source spans kept');
+  });
+
+  it('holds at most max_bytes: older traces go, and a trace of huge spans is kept cut', () => {
+    const { recorder, assembler, send } = setup({ max_bytes: 64 * 1024 });
+    for (let i = 0; i < 40; i++) send();
+    assert.ok(recorder.bytes <= 64 * 1024, `${recorder.bytes} bytes kept`);
+    assert.ok(recorder.size < 40 && recorder.size > 1, `${recorder.size} traces kept`);
+    // One trace whose spans carry 30 KB attributes each: only the spans that fit are kept.
+    const big = threeServiceTrace();
+    for (const rs of Object.values(big.batches)) for (const ss of rs.scopeSpans) for (const span of ss.spans) span.attributes['payload'] = 'x'.repeat(30_000);
+    assembler.add(batchOf(big.batches.frontend, big.batches.orders, big.batches.payments), true);
+    const [kept] = recorder.find(big.traceId);
+    assert.equal(kept!.truncated, true);
+    assert.ok(kept!.spans < 6 && kept!.bytes <= 64 * 1024, `${kept!.spans} spans, ${kept!.bytes} bytes`);
+    assert.ok(recorder.bytes <= 64 * 1024);
   });
 
   it('joins a late flush of a kept trace to its entry and makes it the newest', () => {

@@ -11,6 +11,7 @@
  * it is left out and the trace is marked truncated. Later flushes of a trace already kept (late
  * spans, the pieces of an oversized trace) join its entry, so its refs can be drawn together.
  */
+import { estimateSpanBytes } from '../../traces/span-size.ts';
 import type { HeldSpan, SpanPlacement } from '../../segments/segment-builder.ts';
 import type { AssembledSegment } from '../../segments/segment-object.ts';
 import type { TraceViewConfig } from './config.ts';
@@ -35,13 +36,23 @@ export interface RecordedTrace {
   flushes: RecordedFlush[];
   /** Source spans kept of this trace. */
   spans: number;
-  /** Spans of this trace were left out (max_spans_per_trace). */
+  /** Estimated heap the kept spans and their segments hold (see spanAndSegmentBytes). */
+  bytes: number;
+  /** Spans of this trace were left out (max_spans_per_trace, max_bytes). */
   truncated: boolean;
 }
 
 export type TraceListener = (trace: RecordedTrace, flush: RecordedFlush) => void;
 
-export type TraceViewLimits = Pick<TraceViewConfig, 'max_traces' | 'max_spans' | 'max_spans_per_trace'>;
+export type TraceViewLimits = Pick<TraceViewConfig, 'max_traces' | 'max_spans' | 'max_spans_per_trace' | 'max_bytes'>;
+
+/**
+ * What keeping a source span costs: its decoded heap, and about as much again for its part of the
+ * built segments (translated strings, tags, the segment objects), which live as long as it does here.
+ */
+function spanAndSegmentBytes(held: HeldSpan): number {
+  return 2 * estimateSpanBytes(held.span);
+}
 
 /** A kept trace in the recency list (a linked list: moving and evicting are O(1), no Map iteration). */
 interface Kept {
@@ -62,6 +73,7 @@ export class TraceRecorder {
   #newest: Kept | undefined;
   readonly #listeners = new Set<TraceListener>();
   #spans = 0;
+  #bytes = 0;
 
   constructor(limits: TraceViewLimits) {
     this.#limits = { ...limits, max_spans_per_trace: Math.min(limits.max_spans_per_trace, limits.max_spans) };
@@ -76,6 +88,11 @@ export class TraceRecorder {
     return this.#spans;
   }
 
+  /** Estimated heap the kept traces hold. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Called by a trace assembler after it built segments for `traceId`. */
   record(assembler: string, traceId: string, held: readonly HeldSpan[], segments: readonly AssembledSegment[], placements: ReadonlyMap<string, SpanPlacement>): void {
     const now = Date.now();
@@ -83,7 +100,7 @@ export class TraceRecorder {
     if (traces === undefined) this.#byAssembler.set(assembler, (traces = new Map()));
     let kept = traces.get(traceId);
     if (kept === undefined) {
-      kept = { trace: { traceId, assembler, firstMs: now, lastMs: now, flushes: [], spans: 0, truncated: false }, older: undefined, newer: undefined };
+      kept = { trace: { traceId, assembler, firstMs: now, lastMs: now, flushes: [], spans: 0, bytes: 0, truncated: false }, older: undefined, newer: undefined };
       traces.set(traceId, kept);
       this.#size++;
     } else {
@@ -93,16 +110,29 @@ export class TraceRecorder {
     this.#linkNewest(kept);
     const trace = kept.trace;
 
-    const room = this.#limits.max_spans_per_trace - trace.spans;
+    // Spans that fit both the trace's span room and the byte budget (a trace of huge spans is kept
+    // cut rather than pushing every other trace out, or holding its megabytes alive).
+    const spanRoom = Math.max(0, this.#limits.max_spans_per_trace - trace.spans);
+    let byteRoom = this.#limits.max_bytes - trace.bytes;
+    let fitting = 0;
+    let bytes = 0;
+    for (; fitting < held.length && fitting < spanRoom; fitting++) {
+      const size = spanAndSegmentBytes(held[fitting]!);
+      if (size > byteRoom) break;
+      byteRoom -= size;
+      bytes += size;
+    }
     let flush: RecordedFlush = { atMs: now, held, segments, placements };
-    if (held.length > room) {
-      flush = truncate(flush, Math.max(0, room));
+    if (fitting < held.length) {
+      flush = truncate(flush, fitting);
       trace.truncated = true;
     }
     if (flush.held.length > 0 || flush.segments.length > 0) {
       trace.flushes.push(flush);
       trace.spans += flush.held.length;
+      trace.bytes += bytes;
       this.#spans += flush.held.length;
+      this.#bytes += bytes;
     }
     this.#evictBeyondBounds();
     if (this.#listeners.size > 0) this.#notify(trace, flush);
@@ -140,14 +170,15 @@ export class TraceRecorder {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Forgets the oldest traces until within bounds; never the newest (its spans fit max_spans_per_trace ≤ max_spans). */
+  /** Forgets the oldest traces until within bounds; never the newest (it was cut to fit max_spans_per_trace ≤ max_spans and max_bytes). */
   #evictBeyondBounds(): void {
-    while ((this.#size > this.#limits.max_traces || this.#spans > this.#limits.max_spans) && this.#oldest !== this.#newest) {
+    while ((this.#size > this.#limits.max_traces || this.#spans > this.#limits.max_spans || this.#bytes > this.#limits.max_bytes) && this.#oldest !== this.#newest) {
       const oldest = this.#oldest!;
       this.#unlink(oldest);
       this.#byAssembler.get(oldest.trace.assembler)!.delete(oldest.trace.traceId);
       this.#size--;
       this.#spans -= oldest.trace.spans;
+      this.#bytes -= oldest.trace.bytes;
     }
   }
 
