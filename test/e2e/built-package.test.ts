@@ -102,6 +102,13 @@ telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: warn }
         assert.equal(segment.spans[0]!.operationName, 'GET:/cart');
       }
       assert.match(stderr, /workers: 2 threads run the pipelines/);
+      // The telemetry pages' files were copied beside the compiled code.
+      for (const [path, type] of [['/status', 'text/html'], ['/status/status.js', 'text/javascript'], ['/assets/dom.js', 'text/javascript'], ['/traces', 'text/html'], ['/traces/trace-view.css', 'text/css']]) {
+        const page = await fetch(`http://127.0.0.1:${telemetryPort}${path}`);
+        assert.equal(page.status, 200, path);
+        assert.match(page.headers.get('content-type') ?? '', new RegExp(`^${type}`), path);
+        assert.ok((await page.text()).length > 100, path);
+      }
     } finally {
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
