@@ -18,6 +18,7 @@ import type { TraceConsumer } from '../consumer.ts';
 import type { ValidatedConfig } from '../config/validate.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { recordingErrors } from '../telemetry/error-recording-logger.ts';
 import type { TraceRecorder } from '../telemetry/trace-view/trace-recorder.ts';
 import { SegmentExporter } from '../segments/segment-exporter.ts';
 import { Fanout } from './fanout.ts';
@@ -74,7 +75,8 @@ export class Service {
     const settings = (id: string, kind: ComponentKind): ComponentSettings => ({
       id,
       kind,
-      logger: options.logger.child({ component: id }),
+      // What a component logs at error level is also its last error on the status page.
+      logger: recordingErrors(options.logger.child({ component: id }), (message) => options.metrics.recordLastError(id, message)),
       metrics: options.metrics,
       admission: this.admission,
       ...(options.windows ? { windows: options.windows } : {}),

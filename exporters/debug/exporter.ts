@@ -149,6 +149,8 @@ export class DebugSink implements SegmentSink {
 
 /** Resolves once an owned stream has written everything and closed (or failed). */
 function finished(stream: Writable): Promise<void> {
+  // A stream that failed has closed already (autoDestroy): its 'close' will not come again.
+  if (stream.closed || stream.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     stream.once('close', () => resolve());
     stream.end();
