@@ -3,7 +3,7 @@
 ARG NODE_VERSION=26
 
 # 1. Build: the full dependency set (TypeScript) compiles the sources into dist/.
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would build before the sources are here; the build runs below.
@@ -18,7 +18,7 @@ COPY exporters exporters/
 RUN node scripts/build.mjs
 
 # 2. Run: production dependencies and the build.
-FROM node:${NODE_VERSION}-bookworm-slim
+FROM node:${NODE_VERSION}-slim
 WORKDIR /opt/skybridge
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
