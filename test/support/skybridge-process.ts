@@ -25,6 +25,12 @@ function bindable(port: number): Promise<boolean> {
 }
 
 /**
+ * Ports in that range that fetch() refuses to connect to (the Fetch standard's "bad ports"), which
+ * made a readiness probe fail as if the server never came up.
+ */
+const FETCH_BLOCKED = new Set([10080]);
+
+/**
  * A port free now, for a server a test starts a moment later. Picked at random below the kernel's
  * ephemeral range (32768-60999 by default): a port the OS hands out for `listen(0)` can be taken
  * by any test's outgoing connection before the server binds it, which made tests fail with
@@ -33,7 +39,7 @@ function bindable(port: number): Promise<boolean> {
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = 10_000 + Math.floor(Math.random() * 22_000);
-    if (handedOut.has(port) || !(await bindable(port))) continue;
+    if (FETCH_BLOCKED.has(port) || handedOut.has(port) || !(await bindable(port))) continue;
     handedOut.add(port);
     return port;
   }
