@@ -5,13 +5,13 @@
  * worker threads, which start on compiled modules.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startSkybridge } from '../support/skybridge-cli.ts';
 import { freePort } from '../support/skybridge-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,19 +65,11 @@ exporters:
 pipelines:
   traces: { receivers: [otlp], exporters: [debug] }
 workers: 2
-telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: warn }
+telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: info }
 `);
-    const child = spawn(process.execPath, [join(dir, 'dist/bin/skybridge.js'), '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const skybridge = await startSkybridge(file, { entry: join(dir, 'dist/bin/skybridge.js'), cwd: dir, keepStdout: true, timeoutMs: 30_000 });
+    const deadline = Date.now() + 30_000;
     try {
-      const deadline = Date.now() + 30_000;
-      while (!(await fetch(`http://127.0.0.1:${telemetryPort}/readyz`).then((r) => r.ok, () => false))) {
-        if (Date.now() > deadline) throw new Error(`not ready: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
       // Two traces whose ids land on different workers (the owner is the id's last 4 bytes mod 2).
       const traceIds = ['5b8efff798038103d269b633813fc600', '5b8efff798038103d269b633813fc601'];
       const body = {
@@ -94,14 +86,14 @@ telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: warn }
       };
       const res = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       assert.equal(res.status, 200);
-      while (stdout.split('\n').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const segments = stdout.trim().split('\n').map((line) => JSON.parse(line) as { traceId: string; service: string; spans: { operationName: string }[] });
+      while (skybridge.stdoutText().split('\n').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const segments = skybridge.stdoutText().trim().split('\n').map((line) => JSON.parse(line) as { traceId: string; service: string; spans: { operationName: string }[] });
       assert.deepEqual(segments.map((s) => s.traceId).sort(), traceIds);
       for (const segment of segments) {
         assert.equal(segment.service, 'checkout');
         assert.equal(segment.spans[0]!.operationName, 'GET:/cart');
       }
-      assert.match(stderr, /workers: 2 threads run the pipelines/);
+      assert.match(skybridge.stderrText(), /workers: 2 threads run the pipelines/);
       // The telemetry pages' files were copied beside the compiled code.
       for (const [path, type] of [['/status', 'text/html'], ['/status/status.js', 'text/javascript'], ['/assets/dom.js', 'text/javascript'], ['/traces', 'text/html'], ['/traces/trace-view.css', 'text/css']]) {
         const page = await fetch(`http://127.0.0.1:${telemetryPort}${path}`);
@@ -110,9 +102,7 @@ telemetry: { endpoint: "127.0.0.1:${telemetryPort}", log_level: warn }
         assert.ok((await page.text()).length > 100, path);
       }
     } finally {
-      child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
-      assert.equal(code, 0, stderr);
+      assert.equal(await skybridge.stop('SIGTERM'), 0, skybridge.stderrText());
     }
   });
 

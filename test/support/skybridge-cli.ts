@@ -39,6 +39,8 @@ export interface SkybridgeChild {
   readonly logs: Record<string, unknown>[];
   /** Everything written to stderr that was not a JSON log line. */
   readonly stderrText: () => string;
+  /** What it wrote to stdout (with `keepStdout`; otherwise stdout is discarded and this is ''). */
+  readonly stdoutText: () => string;
   /** Resolves with the exit code (or the signal's name). */
   readonly exited: Promise<number | string>;
   /** Send a signal (if still running) and wait for the exit. */
@@ -47,10 +49,22 @@ export interface SkybridgeChild {
   waitForLog(msg: string | RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
+export interface StartOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** The program to run instead of the sources' launcher, e.g. a built `dist/bin/skybridge.js`. */
+  entry?: string;
+  cwd?: string;
+  /** Keep stdout for stdoutText() (the debug exporter's segments) instead of discarding it. */
+  keepStdout?: boolean;
+}
+
 /** Starts `skybridge --config file` and waits for "skybridge is running.". */
-export async function startSkybridge(file: string, opts: { args?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<SkybridgeChild> {
-  const child = spawn(process.execPath, [CLI, ...(opts.args ?? []), '--config', file], {
+export async function startSkybridge(file: string, opts: StartOptions = {}): Promise<SkybridgeChild> {
+  const child = spawn(process.execPath, [opts.entry ?? CLI, ...(opts.args ?? []), '--config', file], {
     env: { ...process.env, ...opts.env },
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -70,7 +84,9 @@ export async function startSkybridge(file: string, opts: { args?: string[]; env?
     }
     for (const wake of [...waiters]) wake();
   });
-  child.stdout!.resume();
+  let stdout = '';
+  if (opts.keepStdout) child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  else child.stdout!.resume();
   let done = false;
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -115,6 +131,7 @@ export async function startSkybridge(file: string, opts: { args?: string[]; env?
     child,
     logs,
     stderrText: () => other,
+    stdoutText: () => stdout,
     exited,
     async stop(signal) {
       if (!done) child.kill(signal);
