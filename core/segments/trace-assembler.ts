@@ -18,10 +18,10 @@
 import { ledgerOf, type LedgerAccount } from '../admission/admission-ledger.ts';
 import type { ComponentSettings } from '../component.ts';
 import type { SpanBatch } from '../model/span-batch.ts';
-import { DecidedSpanIndex } from '../traces/decided-span-index.ts';
 import { estimateSpanBytes } from '../traces/span-size.ts';
 import { TraceBuffer, type HeldTrace } from '../traces/trace-buffer.ts';
-import { buildSegments, type HeldSpan, type SpanPlacement } from './segment-builder.ts';
+import { buildSegments, type HeldSpan } from './segment-builder.ts';
+import { FlushedSpanIndex } from './flushed-span-index.ts';
 import { sameSpan, withDerivedId } from './reused-span-ids.ts';
 import { BurstLog } from '../telemetry/burst-log.ts';
 import type { AssembledSegment, InstanceProperties } from './segment-object.ts';
@@ -56,7 +56,7 @@ export class TraceAssembler {
   readonly #callbacks: AssemblerCallbacks;
   readonly #buffer: TraceBuffer<HeldSpan>;
   /** Where every recently flushed span went: late children's refs and duplicate detection. */
-  readonly #index: DecidedSpanIndex<SpanPlacement>;
+  readonly #index: FlushedSpanIndex;
   readonly #instances = new Set<string>();
   readonly #account: LedgerAccount;
   /** Gauge children bound once: set on every batch, so no label hashing on the hot path. */
@@ -78,7 +78,7 @@ export class TraceAssembler {
     this.#settings = settings;
     this.#config = config;
     this.#callbacks = callbacks;
-    this.#index = new DecidedSpanIndex(config.flushed_index_size);
+    this.#index = new FlushedSpanIndex(config.flushed_index_size);
     this.#account = ledgerOf(settings).account(`${settings.id}/trace_buffer`);
 
     this.#buffer = new TraceBuffer<HeldSpan>(
@@ -303,7 +303,7 @@ export class TraceAssembler {
     if (reason === 'evicted' || reason === 'oversized') {
       this.#settings.logger.debug({ traceId, spans: trace.spans.size, reason }, 'Built a trace early (buffer or per-trace bound).');
     }
-    this.#index.addAll(traceId, result.placements);
+    this.#index.add(traceId, result.placements);
     this.#callbacks.onSegments(result.segments, traceId);
     // References only (no copies): the trace view keeps what was built anyway, within its bounds.
     this.#settings.traceRecorder?.record(component, traceId, held, result.segments, result.placements);

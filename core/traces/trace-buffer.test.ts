@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { threeServiceTrace, type ThreeServiceTrace } from '../../test/support/span-fixtures.ts';
 import type { Span } from '../model/span-batch.ts';
-import { DecidedSpanIndex } from './decided-span-index.ts';
 import { TraceBuffer, type EvictReason, type HeldTrace, type ReadyReason, type TraceBufferLimits } from './trace-buffer.ts';
 import { estimateSpanBytes } from './span-size.ts';
 
@@ -13,7 +12,8 @@ interface Entry {
 function setup(limits: Partial<TraceBufferLimits> = {}, onReady?: (buffer: TraceBuffer<Entry>, t: HeldTrace<Entry>) => void) {
   const ready: [string, ReadyReason][] = [];
   const evicted: [string, EvictReason, number][] = [];
-  const decided = new DecidedSpanIndex<true>(100);
+  /** Trace id → span ids the owner decided (the trace assembler keeps its flushed-span index here). */
+  const decided = new Map<string, Set<string>>();
   const buffer: TraceBuffer<Entry> = new TraceBuffer<Entry>(
     { quietPeriodMs: 100, maxWaitMs: 1_000, maxTraces: 100, maxSpans: 1_000, ...limits },
     {
@@ -23,7 +23,7 @@ function setup(limits: Partial<TraceBufferLimits> = {}, onReady?: (buffer: Trace
         else buffer.remove(t.traceId);
       },
       onEvict: (t, reason) => evicted.push([t.traceId, reason, t.spans.size]),
-      decidedSpans: (traceId) => decided.trace(traceId),
+      decidedSpans: (traceId) => decided.get(traceId),
       sizeOf: (e) => estimateSpanBytes(e.span),
     },
   );
@@ -71,7 +71,7 @@ describe('TraceBuffer', () => {
   it('skips duplicates, held or decided, and does not wait for parents that were decided', () => {
     const { buffer, decided, ready } = setup();
     const t = threeServiceTrace();
-    decided.addAll(t.traceId, new Map(spansOf(t.batches.frontend).map((s) => [s.spanId, true as const])));
+    decided.set(t.traceId, new Set(spansOf(t.batches.frontend).map((s) => s.spanId)));
     assert.deepEqual(addAll(buffer, spansOf(t.batches.frontend), 0), [undefined, undefined]);
     const added = addAll(buffer, spansOf(t.batches.orders, t.batches.orders), 0);
     assert.equal(added.filter((x) => x === undefined).length, 3);
