@@ -68,6 +68,9 @@ export class FlushedTrace implements KnownSpans {
   /** Adds the placements of one build; a span id already here takes its new placement. Returns the spans added. */
   add(placements: ReadonlyMap<string, SpanPlacement>): number {
     let added = 0;
+    // A trace's first build (nearly every trace has only one) cannot repeat an id: the placements
+    // are a Map's entries. Only a later build needs each id looked up.
+    const merging = this.size > 0;
     let last: SpanPlacement | undefined;
     let segment = -1;
     for (const [spanId, p] of placements) {
@@ -85,7 +88,7 @@ export class FlushedTrace implements KnownSpans {
         last = p;
       }
       const number = p.isExit ? -p.spanId - 1 : p.spanId;
-      const at = this.size > 0 ? this.#position(spanId) : -1;
+      const at = merging ? this.#position(spanId) : -1;
       if (at >= 0) {
         this.#segmentOf[at] = segment;
         this.#numberOf[at] = number;
