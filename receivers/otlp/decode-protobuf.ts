@@ -25,7 +25,7 @@ import type {
 import { SpanRejections } from '../../core/model/span-rejections.ts';
 import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
-import { KeyCache } from './key-cache.ts';
+import { KEY_CACHE_SIZE, StringCache, VALUE_CACHE_SIZE } from './string-cache.ts';
 
 type Reader = protobuf.Reader;
 
@@ -43,7 +43,9 @@ const hexSlice: HexSlice =
     return this.toString('hex', start, end);
   };
 /** Shared by every request: attribute keys repeat across spans and requests alike. */
-const ATTRIBUTE_KEYS = new KeyCache();
+const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE_SIZE);
+/** Short string attribute values and span names, which mostly repeat too (string-cache.ts). */
+const SHORT_STRINGS = new StringCache(VALUE_CACHE_SIZE);
 
 /**
  * Decodes `bytes` (an uncompressed ExportTraceServiceRequest). Spans whose ids are missing, all zeros
@@ -289,7 +291,7 @@ class ProtobufTraceDecoder {
           parentSpanId = this.#id(8);
           break;
         case 42:
-          name = r.string();
+          name = this.#cachedString(SHORT_STRINGS);
           break;
         case 48:
           kind = toSpanKind(r.int32());
@@ -477,7 +479,7 @@ class ProtobufTraceDecoder {
       const tag = r.tag();
       switch (tag) {
         case 10:
-          value = r.string();
+          value = this.#cachedString(SHORT_STRINGS);
           break;
         case 16:
           value = r.bool();
@@ -533,14 +535,19 @@ class ProtobufTraceDecoder {
     return values;
   }
 
-  /** Reads a KeyValue.key through the shared key cache. */
-  #key(): string {
+  /** Reads a string field through one of the shared string caches. */
+  #cachedString(cache: StringCache): string {
     const r = this.#r;
     const length = r.size();
     const start = r.pos;
-    if (start + length > r.len) throw new RangeError(`key of ${length} bytes runs past the end of the message`);
+    if (start + length > r.len) throw new RangeError(`string of ${length} bytes runs past the end of the message`);
     r.pos = start + length;
-    return ATTRIBUTE_KEYS.read(this.#buf, start, start + length);
+    return cache.read(this.#buf, start, start + length);
+  }
+
+  /** Reads a KeyValue.key. */
+  #key(): string {
+    return this.#cachedString(ATTRIBUTE_KEYS);
   }
 
   /**
