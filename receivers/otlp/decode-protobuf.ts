@@ -42,6 +42,16 @@ const hexSlice: HexSlice =
   function (this: Buffer, start: number, end: number): string {
     return this.toString('hex', start, end);
   };
+/**
+ * What most spans carry: no events, no links, an unset status. Shared and frozen instead of
+ * allocated per span, because the trace assembler holds every span through a quiet period and each
+ * object it holds is copied and marked by the GC (bench/README.md, "Stage costs"). Frozen, so a
+ * stage that tried to change one in place would throw instead of changing every span.
+ */
+const NO_EVENTS = Object.freeze([]) as unknown as SpanEvent[];
+const NO_LINKS = Object.freeze([]) as unknown as SpanLink[];
+const UNSET_STATUS: SpanStatus = Object.freeze({ code: 0, message: '' });
+
 /** Shared by every request: attribute keys repeat across spans and requests alike. */
 const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE_SIZE);
 /** Short string attribute values and span names, which mostly repeat too (string-cache.ts). */
@@ -270,11 +280,11 @@ class ProtobufTraceDecoder {
     let endTimeUnixNano = 0n;
     const attributes: Attributes = {};
     let droppedAttributesCount = 0;
-    const events: SpanEvent[] = [];
+    let events: SpanEvent[] | undefined;
     let droppedEventsCount = 0;
-    const links: SpanLink[] = [];
+    let links: SpanLink[] | undefined;
     let droppedLinksCount = 0;
-    let status: SpanStatus = { code: 0, message: '' };
+    let status = UNSET_STATUS;
     while (r.pos < r.len) {
       const tag = r.tag();
       switch (tag) {
@@ -309,7 +319,7 @@ class ProtobufTraceDecoder {
           droppedAttributesCount = r.uint32();
           break;
         case 90:
-          events.push(this.#event());
+          (events ??= []).push(this.#event());
           break;
         case 96:
           droppedEventsCount = r.uint32();
@@ -318,7 +328,7 @@ class ProtobufTraceDecoder {
           const link = this.#link();
           // A link that points nowhere is dropped on its own; the span itself is still good.
           if (link === undefined) droppedLinksCount++;
-          else links.push(link);
+          else (links ??= []).push(link);
           break;
         }
         case 112:
@@ -355,9 +365,9 @@ class ProtobufTraceDecoder {
       endTimeUnixNano,
       attributes,
       droppedAttributesCount,
-      events,
+      events: events ?? NO_EVENTS,
       droppedEventsCount,
-      links,
+      links: links ?? NO_LINKS,
       droppedLinksCount,
       status,
     };
@@ -450,7 +460,7 @@ class ProtobufTraceDecoder {
       else this.#skip(tag);
     }
     this.#leave(outer);
-    return { code, message };
+    return code === 0 && message === '' ? UNSET_STATUS : { code, message };
   }
 
   /** Decodes one KeyValue into `into`; a value with no variant set is left out (the model has no null). */
