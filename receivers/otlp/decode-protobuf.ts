@@ -56,6 +56,8 @@ const UNSET_STATUS: SpanStatus = Object.freeze({ code: 0, message: '' });
 const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE_SIZE);
 /** Short string attribute values and span names, which mostly repeat too (string-cache.ts). */
 const SHORT_STRINGS = new StringCache(VALUE_CACHE_SIZE);
+/** Trace ids: every span of a trace carries its trace's, and one request usually holds several of them. */
+const TRACE_IDS = new StringCache({ slots: 1024, maxBytes: 16, decode: (buf, start, end) => hexSlice.call(buf, start, end) });
 
 /**
  * Decodes `bytes` (an uncompressed ExportTraceServiceRequest). Spans whose ids are missing, all zeros
@@ -289,7 +291,7 @@ class ProtobufTraceDecoder {
       const tag = r.tag();
       switch (tag) {
         case 10:
-          traceId = this.#id(16);
+          traceId = this.#id(16, TRACE_IDS);
           break;
         case 18:
           spanId = this.#id(8);
@@ -421,7 +423,7 @@ class ProtobufTraceDecoder {
       const tag = r.tag();
       switch (tag) {
         case 10:
-          traceId = this.#id(16);
+          traceId = this.#id(16, TRACE_IDS);
           break;
         case 18:
           spanId = this.#id(8);
@@ -564,14 +566,14 @@ class ProtobufTraceDecoder {
    * Reads a bytes field holding an id: lower-case hex when it is `size` bytes long, '' when empty,
    * undefined for any other length (the caller rejects the span).
    */
-  #id(size: number): string | undefined {
+  #id(size: number, cache?: StringCache): string | undefined {
     const r = this.#r;
     const length = r.size();
     const start = r.pos;
     const end = start + length;
     if (end > r.len) throw new RangeError(`id of ${length} bytes runs past the end of the message`);
     r.pos = end;
-    if (length === size) return hexSlice.call(this.#buf, start, end);
+    if (length === size) return cache !== undefined ? cache.read(this.#buf, start, end) : hexSlice.call(this.#buf, start, end);
     return length === 0 ? '' : undefined;
   }
 

@@ -51,6 +51,15 @@ describe('StringCache', () => {
     for (let i = 0; i < 3; i++) assert.equal(cache.read(bad, 0, bad.length), bad.toString('utf8'));
   });
 
+  it('decodes with the given function (trace ids as hex)', () => {
+    const cache = new StringCache({ slots: 16, maxBytes: 16, decode: (buf, start, end) => buf.toString('hex', start, end) });
+    const ids = Array.from({ length: 64 }, (_, i) => Buffer.from(`${i}`.padStart(32, 'a').slice(0, 32), 'hex'));
+    const buf = Buffer.concat(ids);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < ids.length; i++) assert.equal(cache.read(buf, i * 16, i * 16 + 16), ids[i]!.toString('hex'));
+    }
+  });
+
   it('refuses a slot count that is not a power of two', () => {
     assert.throws(() => new StringCache({ slots: 1000, maxBytes: 8 }), /power of two/);
   });

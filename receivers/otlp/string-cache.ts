@@ -15,10 +15,17 @@
  * do not push out the strings that do repeat.
  */
 
-/** One cache's shape: slots (a power of two) and the longest string it keeps. */
+/** Turns `buf[start, end)` into its string. */
+export type BytesToString = (buf: Buffer, start: number, end: number) => string;
+
+export const utf8: BytesToString = (buf, start, end) => buf.toString('utf8', start, end);
+
+/** One cache's shape: slots (a power of two), the longest string it keeps, and how bytes become the string. */
 export interface StringCacheSize {
   slots: number;
   maxBytes: number;
+  /** UTF-8 unless said (trace ids are cached as lower-case hex). */
+  decode?: BytesToString;
 }
 
 /** Attribute keys: a few hundred distinct ones at most in any real fleet. */
@@ -30,6 +37,7 @@ export const VALUE_CACHE_SIZE: StringCacheSize = { slots: 4096, maxBytes: 48 };
 export class StringCache {
   readonly #mask: number;
   readonly #maxBytes: number;
+  readonly #decode: BytesToString;
   readonly #bytes: Array<Uint8Array | undefined>;
   readonly #strings: string[];
   /** Per slot, the hash of the last string that missed there: the second miss of the same hash stores it. */
@@ -39,15 +47,16 @@ export class StringCache {
     if (!Number.isInteger(Math.log2(size.slots))) throw new RangeError(`slots must be a power of two, got ${size.slots}`);
     this.#mask = size.slots - 1;
     this.#maxBytes = size.maxBytes;
+    this.#decode = size.decode ?? utf8;
     this.#bytes = new Array<Uint8Array | undefined>(size.slots).fill(undefined);
     this.#strings = new Array<string>(size.slots).fill('');
     this.#lastMiss = new Int32Array(size.slots);
   }
 
-  /** The string for `buf[start, end)`, decoded as UTF-8 (invalid sequences become U+FFFD, as Buffer#toString does). */
+  /** The string for `buf[start, end)` (UTF-8: invalid sequences become U+FFFD, as Buffer#toString does). */
   read(buf: Buffer, start: number, end: number): string {
     const length = end - start;
-    if (length > this.#maxBytes || length === 0) return buf.toString('utf8', start, end);
+    if (length > this.#maxBytes || length === 0) return this.#decode(buf, start, end);
     // FNV-1a over the bytes.
     let h = 0x811c9dc5 ^ length;
     for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
@@ -58,7 +67,7 @@ export class StringCache {
       while (i < length && cached[i] === buf[start + i]) i++;
       if (i === length) return this.#strings[slot]!;
     }
-    const s = buf.toString('utf8', start, end);
+    const s = this.#decode(buf, start, end);
     if (this.#lastMiss[slot] !== h) {
       this.#lastMiss[slot] = h;
       return s;
