@@ -25,7 +25,7 @@ import type {
 import { SpanRejections } from '../../core/model/span-rejections.ts';
 import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
-import { KEY_CACHE_SIZE, StringCache, VALUE_CACHE_SIZE } from './string-cache.ts';
+import { KEY_CACHE, StringCache, VALUE_CACHE } from './string-cache.ts';
 
 type Reader = protobuf.Reader;
 
@@ -53,9 +53,9 @@ const NO_LINKS = Object.freeze([]) as unknown as SpanLink[];
 const UNSET_STATUS: SpanStatus = Object.freeze({ code: 0, message: '' });
 
 /** Shared by every request: attribute keys repeat across spans and requests alike. */
-const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE_SIZE);
+const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE);
 /** Short string attribute values and span names, which mostly repeat too (string-cache.ts). */
-const SHORT_STRINGS = new StringCache(VALUE_CACHE_SIZE);
+const SHORT_STRINGS = new StringCache(VALUE_CACHE);
 /** Trace ids: every span of a trace carries its trace's, and one request usually holds several of them. */
 const TRACE_IDS = new StringCache({ slots: 1024, maxBytes: 16, decode: (buf, start, end) => hexSlice.call(buf, start, end) });
 

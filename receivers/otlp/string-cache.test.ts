@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KEY_CACHE_SIZE, StringCache, VALUE_CACHE_SIZE } from './string-cache.ts';
+import { KEY_CACHE, StringCache, VALUE_CACHE } from './string-cache.ts';
 
 /** `strings` laid out back to back in one buffer, with each one's byte range. */
 function layout(strings: string[]): { buf: Buffer; ranges: Array<[number, number]> } {
@@ -16,7 +16,7 @@ function layout(strings: string[]): { buf: Buffer; ranges: Array<[number, number
 
 describe('StringCache', () => {
   it('returns the right string for every read, including strings that share a slot', () => {
-    for (const size of [KEY_CACHE_SIZE, VALUE_CACHE_SIZE]) {
+    for (const size of [KEY_CACHE, VALUE_CACHE]) {
       const cache = new StringCache(size);
       // Far more strings than slots, each read several times in different orders (first sight,
       // second sight when it is stored, hits, and evictions by colliding strings): every read exact.
@@ -30,7 +30,7 @@ describe('StringCache', () => {
   });
 
   it('does not keep a view of the caller buffer', () => {
-    const cache = new StringCache(KEY_CACHE_SIZE);
+    const cache = new StringCache(KEY_CACHE);
     const buf = Buffer.from('service.name');
     for (let i = 0; i < 3; i++) assert.equal(cache.read(buf, 0, buf.length), 'service.name');
     buf.write('servicX.name');
@@ -39,14 +39,14 @@ describe('StringCache', () => {
   });
 
   it('decodes empty and long strings without caching them', () => {
-    const cache = new StringCache(VALUE_CACHE_SIZE);
-    const long = 'k'.repeat(VALUE_CACHE_SIZE.maxBytes + 1);
+    const cache = new StringCache(VALUE_CACHE);
+    const long = 'k'.repeat(VALUE_CACHE.maxBytes + 1);
     for (let i = 0; i < 3; i++) assert.equal(cache.read(Buffer.from(long), 0, long.length), long);
     assert.equal(cache.read(Buffer.alloc(0), 0, 0), '');
   });
 
   it('decodes invalid UTF-8 exactly as Buffer#toString does, cached or not', () => {
-    const cache = new StringCache(VALUE_CACHE_SIZE);
+    const cache = new StringCache(VALUE_CACHE);
     const bad = Buffer.from([0x61, 0xff, 0x62, 0xc3]);
     for (let i = 0; i < 3; i++) assert.equal(cache.read(bad, 0, bad.length), bad.toString('utf8'));
   });
