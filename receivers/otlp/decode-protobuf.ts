@@ -52,12 +52,22 @@ const NO_EVENTS = Object.freeze([]) as unknown as SpanEvent[];
 const NO_LINKS = Object.freeze([]) as unknown as SpanLink[];
 const UNSET_STATUS: SpanStatus = Object.freeze({ code: 0, message: '' });
 
+function hexString(buf: Buffer, start: number, end: number): string {
+  return hexSlice.call(buf, start, end);
+}
+
 /** Shared by every request: attribute keys repeat across spans and requests alike. */
 const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE);
 /** Short string attribute values and span names, which mostly repeat too (string-cache.ts). */
 const SHORT_STRINGS = new StringCache(VALUE_CACHE);
 /** Trace ids: every span of a trace carries its trace's, and one request usually holds several of them. */
-const TRACE_IDS = new StringCache({ slots: 1024, maxBytes: 16, decode: (buf, start, end) => hexSlice.call(buf, start, end) });
+const TRACE_IDS = new StringCache({ slots: 1024, maxBytes: 16, decode: hexString });
+/**
+ * Span ids: a parent's id is read once as its own and once as each child's parent id. Stored on
+ * first sight, because whichever comes first (SDKs export children before their parents) is the one
+ * the next reads can share.
+ */
+const SPAN_IDS = new StringCache({ slots: 4096, maxBytes: 8, decode: hexString, admit: 'always' });
 
 /**
  * Decodes `bytes` (an uncompressed ExportTraceServiceRequest). Spans whose ids are missing, all zeros
@@ -294,13 +304,13 @@ class ProtobufTraceDecoder {
           traceId = this.#id(16, TRACE_IDS);
           break;
         case 18:
-          spanId = this.#id(8);
+          spanId = this.#id(8, SPAN_IDS);
           break;
         case 26:
           traceState = r.string();
           break;
         case 34:
-          parentSpanId = this.#id(8);
+          parentSpanId = this.#id(8, SPAN_IDS);
           break;
         case 42:
           name = this.#cachedString(SHORT_STRINGS);
