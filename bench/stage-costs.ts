@@ -13,8 +13,15 @@
  * young-generation GCs as they do in the product; then each window is flushed, every trace built
  * into segments and encoded. Reported: µs of process CPU (all threads, GC included) per span for
  * decode, for holding, and for build + encode, and the total as spans per CPU-second.
+ *
+ * Then the heap one held span keeps alive: `--held-heap-spans` spans (100,000 by default; 0 skips
+ * it) decoded and held in a second assembler that flushes nothing, heap used measured after full
+ * GCs before and after. What the assembler holds is what the GC copies and marks for a quiet
+ * period, so this is the figure to watch when changing the span model or the decoder.
  */
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { ComponentSettings } from '../core/component.ts';
 import { assemblySchema } from '../core/segments/segment-exporter.ts';
 import { TraceAssembler } from '../core/segments/trace-assembler.ts';
@@ -30,6 +37,7 @@ const { values } = parseArgs({
     hold: { type: 'string', default: '45000' },
     templates: { type: 'string', default: '200' },
     'flushed-index-size': { type: 'string', default: '200000' },
+    'held-heap-spans': { type: 'string', default: '100000' },
   },
 });
 const totalSpans = Number(values.spans);
@@ -93,3 +101,30 @@ process.stdout.write(
     `build + encode     ${perSpan(buildUs)} µs/span\n` +
     `total              ${perSpan(decodeUs + assembleUs + buildUs)} µs/span = ${Math.round(spans / ((decodeUs + assembleUs + buildUs) / 1e6)).toLocaleString('en-US')} spans per CPU-second\n`,
 );
+
+/** Heap bytes per span held in an assembler that flushes nothing (see the header). */
+function heldHeapPerSpan(spanCount: number): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const holding = assemblySchema.parse({ quiet_period: '5m', max_wait: '30m', max_spans: 10_000_000, max_traces: 1_000_000 });
+  const holder = new TraceAssembler(settings, holding, { onSegments() {}, onInstance() {} });
+  // Requests the first pass never reached: fresh ids, so nothing is a duplicate of a flushed span.
+  let next = request;
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  let held = 0;
+  while (held < spanCount) {
+    const { batch, spanCount: n } = decodeProtobufTraces(pool.request(next++).bytes);
+    holder.add(batch);
+    held += n;
+  }
+  gc();
+  gc();
+  const bytes = (process.memoryUsage().heapUsed - before) / held;
+  if (holder.heldSpans !== held) throw new Error(`held ${holder.heldSpans} spans of ${held}`);
+  return bytes;
+}
+
+const heldHeapSpans = Number(values['held-heap-spans']);
+if (heldHeapSpans > 0) process.stdout.write(`held heap          ${Math.round(heldHeapPerSpan(heldHeapSpans))} B/span (${heldHeapSpans.toLocaleString('en-US')} spans held)\n`);
