@@ -141,16 +141,23 @@ function refToSkyWalkingAgent(sw: SkyWalkingParent): SegmentReference {
  */
 function numberSpans(root: HeldSpan, members: readonly HeldSpan[]): Map<string, number> {
   const ids = new Map<string, number>([[root.span.spanId, 0]]);
-  const taken = new Set<number>([0]);
+  let taken: Set<number> | undefined;
   for (const h of members) {
     const promised = h.span.attributes[SW_SPAN_ID_ATTRIBUTE];
+    if (promised === undefined) continue;
     const n = typeof promised === 'bigint' ? Number(promised) : promised;
+    taken ??= new Set<number>([0]);
     if (typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 2 ** 31 && !taken.has(n)) {
       ids.set(h.span.spanId, n);
       taken.add(n);
     }
   }
   let next = 1;
+  if (taken === undefined) {
+    // Nothing promised (spans not continued from the skybridge propagator): 1..n in member order.
+    for (const h of members) ids.set(h.span.spanId, next++);
+    return ids;
+  }
   for (const h of members) {
     if (ids.has(h.span.spanId)) continue;
     while (taken.has(next)) next++;
@@ -158,6 +165,15 @@ function numberSpans(root: HeldSpan, members: readonly HeldSpan[]): Map<string, 
     taken.add(next);
   }
   return ids;
+}
+
+/** The segment's spans in span-number order; members come sorted, so only promised numbers reorder them. */
+function inNumberOrder(root: HeldSpan, members: readonly HeldSpan[], intId: ReadonlyMap<string, number>): HeldSpan[] {
+  const ordered = [root, ...members];
+  for (let i = 1; i < ordered.length; i++) {
+    if (intId.get(ordered[i]!.span.spanId) !== i) return ordered.sort((a, b) => intId.get(a.span.spanId)! - intId.get(b.span.spanId)!);
+  }
+  return ordered;
 }
 
 function byStartThenId(a: HeldSpan, b: HeldSpan): number {
@@ -468,7 +484,7 @@ export function buildSegments(traceId: string, heldSpans: readonly HeldSpan[], l
     const members = groups.get(root.span.spanId)!.sort(byStartThenId);
     const segmentId = segmentIdFor(traceId, root.span.spanId);
     const intId = numberSpans(root, members);
-    const ordered = [root, ...members].sort((a, b) => intId.get(a.span.spanId)! - intId.get(b.span.spanId)!);
+    const ordered = inNumberOrder(root, members, intId);
 
     let receivedAtMs = root.receivedAtMs;
     let rootTranslated: TranslatedSpan | undefined;
