@@ -5,9 +5,11 @@
  * for deciding whether a change to decode, translation or encoding pays for itself. Confirm a
  * keeper with `npm run bench` afterwards.
  *
- *   npm run bench:stages -- [--spans 1500000] [--hold 45000] [--templates 200] [--flushed-index-size 200000]
+ *   npm run bench:stages -- [--format otlp|jaeger_thrift] [--spans 1500000] [--hold 45000] [--templates 200] [--flushed-index-size 200000]
  *
- * Requests come from the benchmark's pool (same traces, same bytes). They are decoded and added to
+ * Requests come from the benchmark's pool (same traces, same bytes), as OTLP protobuf or, with
+ * `--format jaeger_thrift`, as Jaeger Thrift batches (binary protocol, as `/api/traces` takes them;
+ * decode includes the translation into the span model). They are decoded and added to
  * the real TraceAssembler (the exporter's default assembly settings) in windows of about `--hold`
  * spans (a quiet period's worth at the benchmark's rate), so that held spans live through
  * young-generation GCs as they do in the product; then each window is flushed, every trace built
@@ -29,6 +31,10 @@ import { createLogger } from '../core/telemetry/logger.ts';
 import { Metrics } from '../core/telemetry/metrics.ts';
 import { encodeSegmentObject } from '../exporters/skywalking/segment-encoder.ts';
 import { decodeProtobufTraces } from '../receivers/otlp/decode-protobuf.ts';
+import { BinaryProtocolReader } from '../core/thrift/binary-protocol-reader.ts';
+import type { SpanBatch } from '../core/model/span-batch.ts';
+import { decodeThriftBatch } from '../receivers/jaeger/decode-thrift-batch.ts';
+import { translateJaegerBatch } from '../receivers/jaeger/translate-jaeger-batch.ts';
 import { RequestPool } from './request-pool.ts';
 
 const { values } = parseArgs({
@@ -38,15 +44,25 @@ const { values } = parseArgs({
     templates: { type: 'string', default: '200' },
     'flushed-index-size': { type: 'string', default: '200000' },
     'held-heap-spans': { type: 'string', default: '100000' },
+    format: { type: 'string', default: 'otlp' },
   },
 });
 const totalSpans = Number(values.spans);
+const format = values.format;
+if (format !== 'otlp' && format !== 'jaeger_thrift') throw new Error(`--format: otlp or jaeger_thrift, not ${format}`);
 const holdSpans = Number(values.hold);
 
 const pool = RequestPool.encode(
   RequestPool.generateBatches({ seed: 1, minSpans: 100, maxSpans: 500, startTimeMs: Date.now(), templates: Number(values.templates) }),
-  'otlp',
+  format === 'jaeger_thrift' ? 'jaeger_thrift' : 'otlp',
 );
+
+/** One request's bytes → the span model, the way the format's receiver does it. */
+function decode(bytes: Uint8Array): { batch: SpanBatch; spanCount: number } {
+  if (format === 'otlp') return decodeProtobufTraces(bytes);
+  const { batch, spanCount } = translateJaegerBatch(decodeThriftBatch(new BinaryProtocolReader(bytes)));
+  return { batch, spanCount };
+}
 
 function cpuMicros(): number {
   const u = process.cpuUsage();
@@ -79,7 +95,7 @@ while (spans < totalSpans) {
   let windowSpans = 0;
   while (windowSpans < holdSpans) {
     let t = cpuMicros();
-    const { batch, spanCount } = decodeProtobufTraces(pool.request(request++).bytes);
+    const { batch, spanCount } = decode(pool.request(request++).bytes);
     decodeUs += cpuMicros() - (t as number);
     t = cpuMicros();
     assembler.add(batch);
@@ -115,7 +131,7 @@ function heldHeapPerSpan(spanCount: number): number {
   const before = process.memoryUsage().heapUsed;
   let held = 0;
   while (held < spanCount) {
-    const { batch, spanCount: n } = decodeProtobufTraces(pool.request(next++).bytes);
+    const { batch, spanCount: n } = decode(pool.request(next++).bytes);
     holder.add(batch);
     held += n;
   }
