@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { InvalidInputError } from '../errors.ts';
 import { BinaryProtocolReader } from './binary-protocol-reader.ts';
 import { MAX_SKIP_DEPTH, TType } from './thrift-reader.ts';
+import { StringCache, VALUE_CACHE } from '../model/string-cache.ts';
 
 /** Concatenates big-endian fields: numbers as bytes, `[n, 'i16'|'i32']` as wider ints, strings length-prefixed. */
 function bytes(...parts: (number | [number, 'i16' | 'i32'] | [bigint, 'i64'] | string)[]): Buffer {
@@ -53,6 +54,22 @@ describe('BinaryProtocolReader', () => {
     assert.equal(r.readString(), 'op');
     assert.equal(r.readFieldBegin(), TType.STOP);
     assert.equal(r.remaining, 0);
+  });
+
+  it('reads strings and i64 ids through string caches exactly as without, and still refuses bad lengths', () => {
+    const strings = new StringCache(VALUE_CACHE);
+    const ids = new StringCache({ slots: 16, maxBytes: 8, decode: (buf, start, end) => buf.toString('hex', start, end), admit: 'always' });
+    for (let round = 0; round < 3; round++) {
+      const r = new BinaryProtocolReader(bytes('GET /api/checkout', [-2n, 'i64'], 'é', [255n, 'i64']));
+      assert.equal(r.readString(strings), 'GET /api/checkout');
+      assert.equal(r.readI64Hex(ids), 'fffffffffffffffe');
+      assert.equal(r.readString(strings), 'é');
+      assert.equal(r.readI64Hex(ids), '00000000000000ff');
+      assert.equal(r.remaining, 0);
+    }
+    assert.throws(() => new BinaryProtocolReader(bytes([-1, 'i32'])).readString(strings), /negative length/);
+    assert.throws(() => new BinaryProtocolReader(bytes([40, 'i32'], 1, 2)).readString(strings), /needs 40 more bytes/);
+    assert.throws(() => new BinaryProtocolReader(bytes(1, 2, 3)).readI64Hex(ids), /needs 8 more bytes/);
   });
 
   it('refuses negative and oversized lengths and counts', () => {

@@ -4,6 +4,7 @@
  * client sends it on UDP 6832 and as the body of `POST /api/traces`; Zipkin v1 senders POST it as
  * `application/x-thrift` (without a message envelope).
  */
+import type { StringCache } from '../model/string-cache.ts';
 import { ThriftReader, TType, type ThriftMessageHeader } from './thrift-reader.ts';
 
 const VERSION_MASK = 0xffff0000;
@@ -88,21 +89,19 @@ export class BinaryProtocolReader extends ThriftReader {
   }
 
   /** Big-endian on the wire already, so the hex comes straight from the bytes without a bigint. */
-  override readI64Hex(): string {
+  override readI64Hex(cache?: StringCache): string {
     const at = this.take(8);
-    return this.buf.toString('hex', at, at + 8);
+    return cache !== undefined ? cache.read(this.buf, at, at + 8) : this.buf.toString('hex', at, at + 8);
   }
 
   readDouble(): number {
     return this.buf.readDoubleBE(this.take(8));
   }
 
-  /** A view into the body, not a copy. */
-  readBinary(): Buffer {
+  protected readBinaryLength(): number {
     const n = this.readI32();
     if (n < 0) this.fail(`a string or binary has a negative length (${n})`);
-    const at = this.take(n);
-    return this.buf.subarray(at, at + n);
+    return n;
   }
 
   protected minSize(type: number): number {

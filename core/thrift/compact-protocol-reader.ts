@@ -129,10 +129,8 @@ export class CompactProtocolReader extends ThriftReader {
     return this.buf.readDoubleLE(this.take(8));
   }
 
-  readBinary(): Buffer {
-    const n = this.#varint32();
-    const at = this.take(n);
-    return this.buf.subarray(at, at + n);
+  protected readBinaryLength(): number {
+    return this.#varint32();
   }
 
   /** Varints, headers and in-container bools take one byte at least; doubles and uuids have fixed widths. */

@@ -9,6 +9,7 @@
  * or lying body ends in InvalidInputError after at most one pass over it, never in an out-of-range
  * read, a huge allocation or a loop that does not end.
  */
+import type { StringCache } from '../model/string-cache.ts';
 import { InvalidInputError } from '../errors.ts';
 
 /** Thrift TType ids (apache/thrift lib TType; TBinaryProtocol writes these on the wire). */
@@ -96,15 +97,32 @@ export abstract class ThriftReader {
   abstract readI32(): number;
   abstract readI64(): bigint;
   abstract readDouble(): number;
-  abstract readBinary(): Buffer;
+  /** The length prefix of a string or binary value. */
+  protected abstract readBinaryLength(): number;
 
-  /** A Thrift i64 as 16 lower-case hex digits of its two's-complement bits (how Jaeger ids travel). */
-  readI64Hex(): string {
+  /**
+   * A Thrift i64 as 16 lower-case hex digits of its two's-complement bits (how Jaeger ids travel).
+   * `cache` (one that decodes to hex) is used where the protocol stores the i64 as its 8 bytes.
+   */
+  readI64Hex(_cache?: StringCache): string {
     return BigInt.asUintN(64, this.readI64()).toString(16).padStart(16, '0');
   }
 
-  readString(): string {
-    return this.readBinary().toString('utf8');
+  /** A view into the body, not a copy. */
+  readBinary(): Buffer {
+    const n = this.readBinaryLength();
+    const at = this.take(n);
+    return this.buf.subarray(at, at + n);
+  }
+
+  /**
+   * A string value, decoded as UTF-8 straight from the body. Through `cache` when given, so that a
+   * string many spans repeat (tag keys, operation names) is one shared string (core/model/string-cache.ts).
+   */
+  readString(cache?: StringCache): string {
+    const n = this.readBinaryLength();
+    const at = this.take(n);
+    return cache !== undefined ? cache.read(this.buf, at, at + n) : this.buf.toString('utf8', at, at + n);
   }
 
   /** Sets are read exactly like lists in both protocols. */

@@ -4,7 +4,7 @@
  * times larger than its OTLP encoding. The constants were fitted to the heap growth measured while
  * a TraceBuffer held 127k OTLP-decoded spans of the benchmark's traces (~0.9 KiB each, ~9.5
  * attributes); other shapes will be off by more. Read budgets as "about", not exact accounting.
- * Since the OTLP decoder shares repeated strings (receivers/otlp/string-cache.ts), the same spans
+ * Since the OTLP decoder shares repeated strings (core/model/string-cache.ts), the same spans
  * measure ~0.55 KiB each: the estimate now errs high, so byte budgets refuse early, never late.
  */
 import type { AttributeValue, Attributes, Span } from '../model/span-batch.ts';

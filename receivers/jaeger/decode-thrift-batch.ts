@@ -8,7 +8,30 @@ import { echo, InvalidInputError } from '../../core/errors.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
 import type { AttributeValue, Attributes } from '../../core/model/span-batch.ts';
 import { TMessageType, TType, typeName, type ThriftReader } from '../../core/thrift/thrift-reader.ts';
+import { KEY_CACHE, StringCache, VALUE_CACHE, type BytesToString } from '../../core/model/string-cache.ts';
 import { int64Value, type JaegerBatch, type JaegerLog, type JaegerProcess, type JaegerSpan, type JaegerSpanRef } from './jaeger-batch.ts';
+
+/**
+ * Tag keys, and short tag values, operation names and service names: strings most spans repeat,
+ * read once per distinct value instead of once per span (core/model/string-cache.ts).
+ */
+const TAG_KEYS = new StringCache(KEY_CACHE);
+const SHORT_STRINGS = new StringCache(VALUE_CACHE);
+/**
+ * Ids, as the OTLP decoder shares them: a trace id's halves and the whole id (spans of one trace
+ * mostly follow each other in a batch), and span ids stored on first sight, so that a parent's id
+ * is one string with its children's parent ids.
+ */
+const hex: BytesToString = (buf, start, end) => buf.toString('hex', start, end);
+const TRACE_ID_HALVES = new StringCache({ slots: 1024, maxBytes: 8, decode: hex });
+const SPAN_IDS = new StringCache({ slots: 4096, maxBytes: 8, decode: hex, admit: 'always' });
+let lastTraceId = { high: '', low: '', id: '' };
+
+/** `high + low`, the same string as the last time these halves came. */
+function joinTraceId(high: string, low: string): string {
+  if (high !== lastTraceId.high || low !== lastTraceId.low) lastTraceId = { high, low, id: high + low };
+  return lastTraceId.id;
+}
 
 /** jaeger.thrift `enum TagType { STRING, DOUBLE, BOOL, LONG, BINARY }`. */
 const TagType = { STRING: 0, DOUBLE: 1, BOOL: 2, LONG: 3, BINARY: 4 } as const;
@@ -67,7 +90,7 @@ function readProcess(r: ThriftReader): JaegerProcess {
   r.readStructBegin();
   for (let t = r.readFieldBegin(); t !== TType.STOP; t = r.readFieldBegin()) {
     const id = r.fieldId;
-    if (id === 1 && t === TType.STRING) serviceName = r.readString();
+    if (id === 1 && t === TType.STRING) serviceName = r.readString(SHORT_STRINGS);
     else if (id === 2 && t === TType.LIST) tags = readTags(r, 'Process.tags');
     else r.skip(t);
   }
@@ -92,14 +115,14 @@ function readSpan(r: ThriftReader): JaegerSpan {
   for (let t = r.readFieldBegin(); t !== TType.STOP; t = r.readFieldBegin()) {
     const id = r.fieldId;
     if (t === TType.I64) {
-      if (id === 1) traceIdLow = r.readI64Hex();
-      else if (id === 2) traceIdHigh = r.readI64Hex();
-      else if (id === 3) spanId = r.readI64Hex();
-      else if (id === 4) parentSpanId = r.readI64Hex();
+      if (id === 1) traceIdLow = r.readI64Hex(TRACE_ID_HALVES);
+      else if (id === 2) traceIdHigh = r.readI64Hex(TRACE_ID_HALVES);
+      else if (id === 3) spanId = r.readI64Hex(SPAN_IDS);
+      else if (id === 4) parentSpanId = r.readI64Hex(SPAN_IDS);
       else if (id === 8) startTime = r.readI64();
       else if (id === 9) duration = r.readI64();
       else r.skip(t);
-    } else if (id === 5 && t === TType.STRING) operationName = r.readString();
+    } else if (id === 5 && t === TType.STRING) operationName = r.readString(SHORT_STRINGS);
     else if (id === 6 && t === TType.LIST) references = readList(r, 'Span.references', readSpanRef);
     else if (id === 7 && t === TType.I32) flags = r.readI32();
     else if (id === 10 && t === TType.LIST) tags = readTags(r, 'Span.tags');
@@ -116,7 +139,7 @@ function readSpan(r: ThriftReader): JaegerSpan {
   if (startTime === undefined) missing('Span', 'startTime');
   if (duration === undefined) missing('Span', 'duration');
   return {
-    traceId: traceIdHigh + traceIdLow,
+    traceId: joinTraceId(traceIdHigh, traceIdLow),
     spanId,
     parentSpanId: parentSpanId === ZERO_ID ? '' : parentSpanId,
     operationName,
@@ -189,9 +212,9 @@ function readTagInto(r: ThriftReader, attrs: Attributes): void {
   r.readStructBegin();
   for (let t = r.readFieldBegin(); t !== TType.STOP; t = r.readFieldBegin()) {
     const id = r.fieldId;
-    if (id === 1 && t === TType.STRING) key = r.readString();
+    if (id === 1 && t === TType.STRING) key = r.readString(TAG_KEYS);
     else if (id === 2 && t === TType.I32) vType = r.readI32();
-    else if (id === 3 && t === TType.STRING) vStr = r.readString();
+    else if (id === 3 && t === TType.STRING) vStr = r.readString(SHORT_STRINGS);
     else if (id === 4 && t === TType.DOUBLE) vDouble = r.readDouble();
     else if (id === 5 && t === TType.BOOL) vBool = r.readBool();
     else if (id === 6 && t === TType.I64) vLong = r.readI64();

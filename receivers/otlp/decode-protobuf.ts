@@ -25,7 +25,7 @@ import type {
 import { SpanRejections } from '../../core/model/span-rejections.ts';
 import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
-import { KEY_CACHE, StringCache, VALUE_CACHE } from './string-cache.ts';
+import { KEY_CACHE, StringCache, VALUE_CACHE } from '../../core/model/string-cache.ts';
 
 type Reader = protobuf.Reader;
 
@@ -58,7 +58,7 @@ function hexString(buf: Buffer, start: number, end: number): string {
 
 /** Shared by every request: attribute keys repeat across spans and requests alike. */
 const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE);
-/** Short string attribute values and span names, which mostly repeat too (string-cache.ts). */
+/** Short string attribute values and span names, which mostly repeat too (core/model/string-cache.ts). */
 const SHORT_STRINGS = new StringCache(VALUE_CACHE);
 /** Trace ids: every span of a trace carries its trace's, and one request usually holds several of them. */
 const TRACE_IDS = new StringCache({ slots: 1024, maxBytes: 16, decode: hexString });
