@@ -5,11 +5,12 @@
  * for deciding whether a change to decode, translation or encoding pays for itself. Confirm a
  * keeper with `npm run bench` afterwards.
  *
- *   npm run bench:stages -- [--format otlp|jaeger_thrift] [--spans 1500000] [--hold 45000] [--templates 200] [--flushed-index-size 200000]
+ *   npm run bench:stages -- [--format otlp|jaeger_thrift|zipkin_json] [--spans 1500000] [--hold 45000] [--templates 200] [--flushed-index-size 200000]
  *
  * Requests come from the benchmark's pool (same traces, same bytes), as OTLP protobuf or, with
- * `--format jaeger_thrift`, as Jaeger Thrift batches (binary protocol, as `/api/traces` takes them;
- * decode includes the translation into the span model). They are decoded and added to
+ * `--format jaeger_thrift`, as Jaeger Thrift batches (binary protocol, as `/api/traces` takes them),
+ * or with `--format zipkin_json` as Zipkin v2 JSON; for those two, decode includes the translation
+ * into the span model, as their receivers do it. They are decoded and added to
  * the real TraceAssembler (the exporter's default assembly settings) in windows of about `--hold`
  * spans (a quiet period's worth at the benchmark's rate), so that held spans live through
  * young-generation GCs as they do in the product; then each window is flushed, every trace built
@@ -35,6 +36,9 @@ import { BinaryProtocolReader } from '../core/thrift/binary-protocol-reader.ts';
 import type { SpanBatch } from '../core/model/span-batch.ts';
 import { decodeThriftBatch } from '../receivers/jaeger/decode-thrift-batch.ts';
 import { translateJaegerBatch } from '../receivers/jaeger/translate-jaeger-batch.ts';
+import { decodeJsonV2 } from '../receivers/zipkin/decode-json-v2.ts';
+import { SharedSpanSplitter } from '../receivers/zipkin/shared-span-splitter.ts';
+import { LocalAddressBook, translateZipkinSpans } from '../receivers/zipkin/translate.ts';
 import { RequestPool } from './request-pool.ts';
 
 const { values } = parseArgs({
@@ -49,17 +53,25 @@ const { values } = parseArgs({
 });
 const totalSpans = Number(values.spans);
 const format = values.format;
-if (format !== 'otlp' && format !== 'jaeger_thrift') throw new Error(`--format: otlp or jaeger_thrift, not ${format}`);
+if (format !== 'otlp' && format !== 'jaeger_thrift' && format !== 'zipkin_json') throw new Error(`--format: otlp, jaeger_thrift or zipkin_json, not ${format}`);
 const holdSpans = Number(values.hold);
 
 const pool = RequestPool.encode(
   RequestPool.generateBatches({ seed: 1, minSpans: 100, maxSpans: 500, startTimeMs: Date.now(), templates: Number(values.templates) }),
-  format === 'jaeger_thrift' ? 'jaeger_thrift' : 'otlp',
+  format,
 );
+const zipkinSplitter = new SharedSpanSplitter();
+const zipkinAddresses = new LocalAddressBook();
 
 /** One request's bytes → the span model, the way the format's receiver does it. */
 function decode(bytes: Uint8Array): { batch: SpanBatch; spanCount: number } {
   if (format === 'otlp') return decodeProtobufTraces(bytes);
+  if (format === 'zipkin_json') {
+    const { spans } = decodeJsonV2(bytes);
+    zipkinSplitter.split(spans);
+    const { batch, spanCount } = translateZipkinSpans(spans, { parseStringTags: false, addresses: zipkinAddresses });
+    return { batch, spanCount };
+  }
   const { batch, spanCount } = translateJaegerBatch(decodeThriftBatch(new BinaryProtocolReader(bytes)));
   return { batch, spanCount };
 }
@@ -94,8 +106,10 @@ while (spans < totalSpans) {
   // Decode and hold one window: all of its traces are whole.
   let windowSpans = 0;
   while (windowSpans < holdSpans) {
+    // The pool makes each request's bytes (fresh ids, re-encoded for some formats): not decode's cost.
+    const bytes = pool.request(request++).bytes;
     let t = cpuMicros();
-    const { batch, spanCount } = decode(pool.request(request++).bytes);
+    const { batch, spanCount } = decode(bytes);
     decodeUs += cpuMicros() - (t as number);
     t = cpuMicros();
     assembler.add(batch);
