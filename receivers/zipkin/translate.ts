@@ -279,7 +279,13 @@ function resourceKey(resource: Attributes): string {
   const keys = Object.keys(resource);
   if (keys.length === 0) return '';
   if (keys.length === 1 && keys[0] === 'service.name') return `s:${String(resource['service.name'])}`;
-  return `r:${JSON.stringify(keys.sort().map((k) => [k, String(resource[k])]))}`;
+  // Length-prefixed, so no key or value can run into the next; built per span, so no JSON.stringify.
+  let key = 'r:';
+  for (const k of keys.sort()) {
+    const v = String(resource[k]);
+    key += `${k.length}:${k}${v.length}:${v}`;
+  }
+  return key;
 }
 
 function takeScope(tags: Map<string, string>): InstrumentationScope {

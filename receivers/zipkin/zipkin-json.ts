@@ -3,6 +3,7 @@
  * times and strings. Unusable optional endpoint fields are ignored, as Zipkin's Endpoint builder
  * ignores an unparsable IP; unusable times or types make the span a SpanProblem.
  */
+import { isAscii } from 'node:buffer';
 import { isIPv4, isIPv6 } from 'node:net';
 import { InvalidInputError } from '../../core/errors.ts';
 import { SpanProblem } from './decoded-spans.ts';
@@ -17,7 +18,10 @@ export type JsonObject = Record<string, unknown>;
  * @throws InvalidInputError when it is not JSON or not an array; `format` names what was expected.
  */
 export function parseJsonList(body: Uint8Array, format: string): unknown[] {
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  // An all-ASCII body (the usual one) reads the same as Latin-1, which copies bytes where UTF-8
+  // decodes them: a tenth of the decode cost, measured with `npm run bench:stages -- --format zipkin_json`.
+  const text = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   let doc: unknown;
   try {
     doc = JSON.parse(text);
