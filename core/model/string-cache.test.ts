@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KEY_CACHE, StringCache, VALUE_CACHE } from './string-cache.ts';
+import { hex, KEY_CACHE, StringCache, VALUE_CACHE } from './string-cache.ts';
 
 /** `strings` laid out back to back in one buffer, with each one's byte range. */
 function layout(strings: string[]): { buf: Buffer; ranges: Array<[number, number]> } {
@@ -52,7 +52,7 @@ describe('StringCache', () => {
   });
 
   it('decodes with the given function (trace ids as hex)', () => {
-    const cache = new StringCache({ slots: 16, maxBytes: 16, decode: (buf, start, end) => buf.toString('hex', start, end) });
+    const cache = new StringCache({ slots: 16, maxBytes: 16, decode: hex });
     const ids = Array.from({ length: 64 }, (_, i) => Buffer.from(`${i}`.padStart(32, 'a').slice(0, 32), 'hex'));
     const buf = Buffer.concat(ids);
     for (let round = 0; round < 3; round++) {

@@ -17,6 +17,19 @@ export type BytesToString = (buf: Buffer, start: number, end: number) => string;
 
 export const utf8: BytesToString = (buf, start, end) => buf.toString('utf8', start, end);
 
+/**
+ * Lower-case hex, for ids. `Buffer#hexSlice` is what `toString('hex', start, end)` calls after
+ * checking its arguments; ids are on every span and link, and skipping the checks saved about a
+ * tenth of the OTLP decode time.
+ */
+type HexSlice = (this: Buffer, start: number, end: number) => string;
+const hexSlice: HexSlice =
+  (Buffer.prototype as unknown as { hexSlice?: HexSlice }).hexSlice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('hex', start, end);
+  };
+export const hex: BytesToString = (buf, start, end) => hexSlice.call(buf, start, end);
+
 export interface StringCacheOptions {
   /** A power of two. */
   slots: number;

@@ -8,7 +8,7 @@ import { echo, InvalidInputError } from '../../core/errors.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
 import type { AttributeValue, Attributes } from '../../core/model/span-batch.ts';
 import { TMessageType, TType, typeName, type ThriftReader } from '../../core/thrift/thrift-reader.ts';
-import { KEY_CACHE, StringCache, VALUE_CACHE, type BytesToString } from '../../core/model/string-cache.ts';
+import { hex, KEY_CACHE, StringCache, VALUE_CACHE } from '../../core/model/string-cache.ts';
 import { int64Value, type JaegerBatch, type JaegerLog, type JaegerProcess, type JaegerSpan, type JaegerSpanRef } from './jaeger-batch.ts';
 
 /**
@@ -22,7 +22,6 @@ const SHORT_STRINGS = new StringCache(VALUE_CACHE);
  * mostly follow each other in a batch), and span ids stored on first sight, so that a parent's id
  * is one string with its children's parent ids.
  */
-const hex: BytesToString = (buf, start, end) => buf.toString('hex', start, end);
 const TRACE_ID_HALVES = new StringCache({ slots: 1024, maxBytes: 8, decode: hex });
 const SPAN_IDS = new StringCache({ slots: 4096, maxBytes: 8, decode: hex, admit: 'always' });
 let lastTraceId = { high: '', low: '', id: '' };

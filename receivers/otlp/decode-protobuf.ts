@@ -25,23 +25,13 @@ import type {
 import { SpanRejections } from '../../core/model/span-rejections.ts';
 import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
-import { KEY_CACHE, StringCache, VALUE_CACHE } from '../../core/model/string-cache.ts';
+import { hex, KEY_CACHE, StringCache, VALUE_CACHE } from '../../core/model/string-cache.ts';
 
 type Reader = protobuf.Reader;
 
 /** Nesting allowed inside an attribute value (arrays of kvlists of ...); real SDKs use one or two levels. */
 const MAX_VALUE_DEPTH = 32;
 const TWO_POW_32 = 4294967296;
-/**
- * `Buffer#hexSlice` is what `toString('hex', start, end)` calls after checking its arguments; ids are
- * on every span and link, and skipping the checks saves about a tenth of the decode time.
- */
-type HexSlice = (this: Buffer, start: number, end: number) => string;
-const hexSlice: HexSlice =
-  (Buffer.prototype as unknown as { hexSlice?: HexSlice }).hexSlice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString('hex', start, end);
-  };
 /**
  * What most spans carry: no events, no links, an unset status. Shared and frozen instead of
  * allocated per span, because the trace assembler holds every span through a quiet period and each
@@ -52,22 +42,18 @@ const NO_EVENTS = Object.freeze([]) as unknown as SpanEvent[];
 const NO_LINKS = Object.freeze([]) as unknown as SpanLink[];
 const UNSET_STATUS: SpanStatus = Object.freeze({ code: 0, message: '' });
 
-function hexString(buf: Buffer, start: number, end: number): string {
-  return hexSlice.call(buf, start, end);
-}
-
 /** Shared by every request: attribute keys repeat across spans and requests alike. */
 const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE);
 /** Short string attribute values and span names, which mostly repeat too (core/model/string-cache.ts). */
 const SHORT_STRINGS = new StringCache(VALUE_CACHE);
 /** Trace ids: every span of a trace carries its trace's, and one request usually holds several of them. */
-const TRACE_IDS = new StringCache({ slots: 1024, maxBytes: 16, decode: hexString });
+const TRACE_IDS = new StringCache({ slots: 1024, maxBytes: 16, decode: hex });
 /**
  * Span ids: a parent's id is read once as its own and once as each child's parent id. Stored on
  * first sight, because whichever comes first (SDKs export children before their parents) is the one
  * the next reads can share.
  */
-const SPAN_IDS = new StringCache({ slots: 4096, maxBytes: 8, decode: hexString, admit: 'always' });
+const SPAN_IDS = new StringCache({ slots: 4096, maxBytes: 8, decode: hex, admit: 'always' });
 
 /**
  * Decodes `bytes` (an uncompressed ExportTraceServiceRequest). Spans whose ids are missing, all zeros
@@ -583,7 +569,7 @@ class ProtobufTraceDecoder {
     const end = start + length;
     if (end > r.len) throw new RangeError(`id of ${length} bytes runs past the end of the message`);
     r.pos = end;
-    if (length === size) return cache !== undefined ? cache.read(this.#buf, start, end) : hexSlice.call(this.#buf, start, end);
+    if (length === size) return cache !== undefined ? cache.read(this.#buf, start, end) : hex(this.#buf, start, end);
     return length === 0 ? '' : undefined;
   }
 
