@@ -5,6 +5,7 @@
  * hex (not base64), enums as integers or their names, 64-bit integers as strings or numbers, unknown
  * keys ignored, `null` read as the field's default.
  */
+import { bodyText } from '../../core/http/body-text.ts';
 import { echo, InvalidInputError } from '../../core/errors.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
 import type {
@@ -48,7 +49,7 @@ const STATUS_CODE_NAMES: Record<string, StatusCode> = { STATUS_CODE_UNSET: 0, ST
  *   names the field's path (`resourceSpans[0].scopeSpans[0].spans[3].startTimeUnixNano`).
  */
 export function decodeJsonTraces(body: Uint8Array | string): DecodedTraces {
-  let text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  let text = typeof body === 'string' ? body : bodyText(body);
   // A UTF-8 byte order mark is legal before JSON text (RFC 8259 §8.1 lets parsers ignore it); JSON.parse is not.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let doc: unknown;
