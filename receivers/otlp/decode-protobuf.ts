@@ -69,6 +69,8 @@ export function decodeProtobufTraces(bytes: Uint8Array): DecodedTraces {
 
 class ProtobufTraceDecoder {
   readonly #buf: Buffer;
+  /** For fixed64 reads: DataView#getBigUint64 makes one BigInt where Buffer#readBigUInt64LE makes four. */
+  readonly #view: DataView;
   readonly #r: Reader;
   readonly #rejections = new SpanRejections('rejected for invalid trace_id/span_id');
   #spanCount = 0;
@@ -81,6 +83,7 @@ class ProtobufTraceDecoder {
 
   constructor(buf: Buffer) {
     this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.#r = protobuf.Reader.create(buf);
   }
 
@@ -588,7 +591,7 @@ class ProtobufTraceDecoder {
   #fixed64(): bigint {
     const r = this.#r;
     if (r.pos + 8 > r.len) throw new RangeError(`fixed64 needs 8 bytes, ${r.len - r.pos} left`);
-    const v = this.#buf.readBigUInt64LE(r.pos);
+    const v = this.#view.getBigUint64(r.pos, true);
     r.pos += 8;
     return v;
   }

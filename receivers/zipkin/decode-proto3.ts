@@ -37,11 +37,14 @@ export function decodeProto3(body: Uint8Array): DecodedSpans {
 
 class Proto3Decoder {
   readonly #buf: Buffer;
+  /** For fixed64 reads: DataView#getBigUint64 makes one BigInt where Buffer#readBigUInt64LE makes four. */
+  readonly #view: DataView;
   readonly #r: protobuf.Reader;
   #index = -1;
 
   constructor(buf: Buffer) {
     this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.#r = protobuf.Reader.create(buf);
   }
 
@@ -215,7 +218,7 @@ class Proto3Decoder {
   #fixed64(): bigint {
     const r = this.#r;
     if (r.pos + 8 > r.len) throw new RangeError(`fixed64 needs 8 bytes, ${r.len - r.pos} left`);
-    const v = this.#buf.readBigUInt64LE(r.pos);
+    const v = this.#view.getBigUint64(r.pos, true);
     r.pos += 8;
     return v;
   }
