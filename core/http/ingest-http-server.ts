@@ -1,8 +1,9 @@
 /**
  * The HTTP shell every receiver that takes POSTed spans shares, on plain `node:http`: bind and close,
  * path and method routing (404, or 405 with `Allow: POST`), the Content-Encoding check, 503 with
- * `Retry-After` while closing, the bounded decompressing body read, and every error answered with its
- * HTTP status (plus `Retry-After` when retryable). A subclass adds only its protocol: which media types
+ * `Retry-After` while closing, the admission check before any body byte is read, the bounded
+ * decompressing body read, and every error answered with its HTTP status (plus `Retry-After` when
+ * retryable). A subclass adds only its protocol: which media types
  * it reads (`classify`), what it does with a body (`ingest`), what a refusal looks like
  * (`refusalBody`), and how answers are counted and refusals logged.
  *
@@ -44,6 +45,12 @@ export interface IngestHttpServerOptions {
   readonly name: string;
   readonly transport: string;
   readonly logger: Logger;
+  /**
+   * Throws the pipeline's retryable refusal while it has no room (the receiver's `next.admit`),
+   * checked before any body byte is read: under overload a refused request costs the headers, not
+   * a buffered body (up to `maxBodySize` per connection) and its decode. Absent: never refuses here.
+   */
+  readonly admit?: () => void;
 }
 
 /** A success answer; no `body` means an empty one (as in `202 Accepted`). */
@@ -186,6 +193,13 @@ export abstract class IngestHttpServer<K> {
       return this.#refuse(res, asSkybridgeError(err), kind, path);
     }
     if (this.#closing) return this.#refuse(res, new UnavailableError('The receiver is shutting down.', SHUTDOWN_RETRY_AFTER_MS), kind, path);
+    try {
+      // No room downstream: refuse now. The unread body ends the connection (see #send), which is
+      // cheaper than reading it only to refuse it.
+      this.#options.admit?.();
+    } catch (err) {
+      return this.#refuse(res, asSkybridgeError(err), kind, path);
+    }
 
     let body: Buffer;
     try {

@@ -45,6 +45,14 @@ export class BatchHandler {
     return this.#settings.logger;
   }
 
+  /**
+   * Throws the pipeline's retryable refusal while it has no room, so the HTTP server can refuse a
+   * request before reading its body (core/http/ingest-http-server.ts).
+   */
+  admit(): void {
+    this.#next.admit?.();
+  }
+
   /** Translates and consumes `batch`. Never rejects: a refusal comes back as `{ ok: false }`. */
   async submit(batch: JaegerBatch): Promise<SubmitResult> {
     const { batch: translated, spanCount, invalidSpans } = translateJaegerBatch(batch);

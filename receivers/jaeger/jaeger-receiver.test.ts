@@ -11,6 +11,7 @@ import { countSpans, type SpanBatch } from '../../core/model/span-batch.ts';
 import { createLogger } from '../../core/telemetry/logger.ts';
 import { Metrics } from '../../core/telemetry/metrics.ts';
 import { CT, CompactWriter } from '../../core/thrift/testdata/compact-writer.ts';
+import { postHeadersOnly } from '../../test/support/post-headers-only.ts';
 import { jaegerConfigSchema } from './config.ts';
 import { jaegerReceiverFactory } from './factory.ts';
 import { POST_SPANS_PATH } from './grpc-collector-server.ts';
@@ -24,6 +25,8 @@ class TestConsumer implements TraceConsumer {
   readonly mutatesData = false;
   readonly received: { batch: SpanBatch; ctx: ConsumeContext }[] = [];
   mode: 'accept' | 'hang' | SkybridgeError = 'accept';
+  /** Thrown by `admit`, as the runtime's `next` does while the admission ledger is full. */
+  admitWith: SkybridgeError | undefined;
   readonly #hanging: (() => void)[] = [];
 
   consume(batch: SpanBatch, ctx: ConsumeContext): Promise<void> {
@@ -31,6 +34,10 @@ class TestConsumer implements TraceConsumer {
     if (this.mode !== 'accept') return Promise.reject(this.mode);
     this.received.push({ batch, ctx });
     return Promise.resolve();
+  }
+
+  admit(): void {
+    if (this.admitWith !== undefined) throw this.admitWith;
   }
 
   get pending(): number {
@@ -126,6 +133,7 @@ describe('jaeger receiver', () => {
   });
   afterEach(() => {
     next.mode = 'accept';
+    next.admitWith = undefined;
     next.release();
     next.received.length = 0;
   });
@@ -255,6 +263,17 @@ describe('jaeger receiver', () => {
       const refused = await post(binaryBody());
       assert.equal(refused.status, 429);
       assert.equal(refused.headers.get('retry-after'), '2');
+    });
+
+    it('answers 429 before reading the body while there is no room, and serves again after', async () => {
+      next.admitWith = new OverloadedError('full', 3000);
+      const refused = await postHeadersOnly(`http://127.0.0.1:${receiver.thriftHttpPort}/api/traces`, 500, { 'Content-Type': 'application/x-thrift' });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers['retry-after'], '3');
+      assert.equal(refused.headers.connection, 'close');
+      next.admitWith = undefined;
+      assert.equal((await post(binaryBody())).status, 202);
+      assert.equal(next.spans, 2);
     });
   });
 

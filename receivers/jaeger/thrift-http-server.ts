@@ -34,6 +34,7 @@ export class ThriftHttpServer extends IngestHttpServer<'thrift'> {
       auth: config.auth,
       name: 'Jaeger HTTP',
       transport: handler.transport,
+      admit: () => handler.admit(),
       logger: handler.logger,
     });
     this.#handler = handler;
@@ -49,6 +50,8 @@ export class ThriftHttpServer extends IngestHttpServer<'thrift'> {
   protected override async ingest(body: Buffer): Promise<IngestAnswer | SkybridgeError> {
     let batch: JaegerBatch;
     try {
+      // The ledger may have filled while the body arrived: refuse before decoding, as the other receivers do.
+      this.#handler.admit();
       batch = decodeThriftBatch(new BinaryProtocolReader(body));
     } catch (err) {
       return asDecodeError(err, 'the Jaeger Thrift batch');

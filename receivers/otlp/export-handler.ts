@@ -44,6 +44,14 @@ export class ExportHandler {
   }
 
   /**
+   * Throws the pipeline's retryable refusal while it has no room, so the HTTP server can refuse a
+   * request before reading its body (core/http/ingest-http-server.ts).
+   */
+  admit(): void {
+    this.#next.admit?.();
+  }
+
+  /**
    * Decodes `body` and waits for the next stage to accept it. Never rejects: decode failures and
    * refusals come back as `{ ok: false }`.
    */

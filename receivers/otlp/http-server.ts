@@ -33,6 +33,7 @@ export class OtlpHttpServer extends IngestHttpServer<OtlpEncoding> {
       auth: config.auth,
       name: 'OTLP/HTTP',
       transport: 'http',
+      admit: () => handler.admit(),
       logger,
     });
     this.#handler = handler;

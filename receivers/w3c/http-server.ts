@@ -35,6 +35,7 @@ export class W3cHttpServer extends IngestHttpServer<W3cRequestContext> {
       auth: config.auth,
       name: 'W3C',
       transport: 'http',
+      admit: () => handler.admit(),
       logger,
     });
     this.#handler = handler;

@@ -22,6 +22,14 @@ export class W3cIngestHandler {
     this.#ctx = { receiver: settings.id, transport: 'http' };
   }
 
+  /**
+   * Throws the pipeline's retryable refusal while it has no room, so the HTTP server can refuse a
+   * request before reading its body (core/http/ingest-http-server.ts).
+   */
+  admit(): void {
+    this.#next.admit?.();
+  }
+
   /** Decodes and forwards; never rejects (failures come back as `{ ok: false }`). */
   async ingest(body: Buffer, ctx: W3cRequestContext): Promise<W3cIngestResult> {
     let decoded: DecodedW3cSpans;

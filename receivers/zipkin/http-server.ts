@@ -35,6 +35,7 @@ export class ZipkinHttpServer extends IngestHttpServer<ZipkinFormat> {
       auth: config.auth,
       name: 'Zipkin',
       transport: 'http',
+      admit: () => handler.admit(),
       logger,
     });
     this.#handler = handler;

@@ -8,6 +8,7 @@ import { Metrics } from '../../core/telemetry/metrics.ts';
 import { zipkinConfigSchema } from './config.ts';
 import { ZipkinReceiver } from './receiver.ts';
 import { encodeThriftSpans } from './testdata/thrift-binary-writer.ts';
+import { postHeadersOnly } from '../../test/support/post-headers-only.ts';
 import { post, startTestReceiver, type TestReceiver } from './testdata/test-receiver.ts';
 import { encodeListOfSpans, idBytes } from './testdata/zipkin-proto.ts';
 
@@ -40,6 +41,7 @@ describe('ZipkinReceiver', () => {
   beforeEach(() => {
     rx.batches.length = 0;
     rx.refuseWith = undefined;
+    rx.admitWith = undefined;
   });
 
   describe('accepts', () => {
@@ -140,6 +142,17 @@ describe('ZipkinReceiver', () => {
       assert.equal(answer.status, 429);
       assert.equal(answer.headers['retry-after'], '2');
       rx.refuseWith = undefined;
+      await assertStillServing();
+    });
+
+    it('a full pipeline → 429 with Retry-After before the body is read, and the connection closed', async () => {
+      rx.admitWith = new OverloadedError('Admission bound reached.', 3000);
+      const partial = await postHeadersOnly(v2(), 60 * 1024, JSON_TYPE);
+      assert.equal(partial.status, 429);
+      assert.equal(partial.headers['retry-after'], '3');
+      assert.equal(partial.headers.connection, 'close');
+      assert.equal(rx.batches.length, 0);
+      rx.admitWith = undefined;
       await assertStillServing();
     });
 

@@ -18,6 +18,8 @@ export interface TestReceiver {
   batches: SpanBatch[];
   /** Set to make `next.consume` reject with this error (undefined: accept). */
   refuseWith: Error | undefined;
+  /** Set to make `next.admit` throw this error, as the runtime's does while the admission ledger is full. */
+  admitWith: Error | undefined;
   url(path: string): string;
   stop(): Promise<void>;
 }
@@ -25,12 +27,15 @@ export interface TestReceiver {
 export async function startTestReceiver(config: Record<string, unknown> = {}): Promise<TestReceiver> {
   const metrics = new Metrics();
   const batches: SpanBatch[] = [];
-  const state = { refuseWith: undefined as Error | undefined };
+  const state = { refuseWith: undefined as Error | undefined, admitWith: undefined as Error | undefined };
   const next: TraceConsumer = {
     mutatesData: false,
     async consume(batch: SpanBatch, _ctx: ConsumeContext): Promise<void> {
       if (state.refuseWith !== undefined) throw state.refuseWith;
       batches.push(batch);
+    },
+    admit(): void {
+      if (state.admitWith !== undefined) throw state.admitWith;
     },
   };
   const settings = { id: 'zipkin', kind: 'receiver' as const, logger: createLogger({ level: 'silent' }), metrics };
@@ -45,6 +50,12 @@ export async function startTestReceiver(config: Record<string, unknown> = {}): P
     },
     set refuseWith(e: Error | undefined) {
       state.refuseWith = e;
+    },
+    get admitWith() {
+      return state.admitWith;
+    },
+    set admitWith(e: Error | undefined) {
+      state.admitWith = e;
     },
     url: (path) => `http://127.0.0.1:${receiver.port}${path}`,
     stop: () => receiver.shutdown(AbortSignal.timeout(2000)),
