@@ -110,7 +110,7 @@ pipelines:
     receivers: [otlp]
     exporters: [skywalking]
 
-# No admission: block: its defaults (max_bytes an eighth of the V8 heap limit within 32..96 MiB,
+# No admission: block: its defaults (max_bytes an eighth of the V8 heap limit within 32..80 MiB,
 # max_spans 2,000,000, retry_after 1s) are what is measured.
 
 telemetry:

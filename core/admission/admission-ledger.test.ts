@@ -58,8 +58,8 @@ describe('AdmissionLedger', () => {
     assert.equal((await metrics.admissionLimitBytes.get()).values[0]!.value, 100);
   });
 
-  it('defaults to an eighth of the heap limit, between 32 MiB and 96 MiB', () => {
-    assert.equal(defaultAdmissionBytes(4096 * MiB), 96 * MiB);
+  it('defaults to an eighth of the heap limit, between 32 MiB and 80 MiB', () => {
+    assert.equal(defaultAdmissionBytes(4096 * MiB), 80 * MiB);
     assert.equal(defaultAdmissionBytes(512 * MiB), 64 * MiB);
     assert.equal(defaultAdmissionBytes(128 * MiB), 32 * MiB);
   });
