@@ -3,9 +3,9 @@
  * path and method routing (404, or 405 with `Allow: POST`), the Content-Encoding check, 503 with
  * `Retry-After` while closing, the admission check before any body byte is read, the bounded
  * decompressing body read, and every error answered with its HTTP status (plus `Retry-After` when
- * retryable). A subclass adds only its protocol: which media types
- * it reads (`classify`), what it does with a body (`ingest`), what a refusal looks like
- * (`refusalBody`), and how answers are counted and refusals logged.
+ * retryable). A subclass adds only its protocol: which media types it reads (`classify`), what it
+ * does with a body (`ingest`), what a refusal looks like (`refusalBody`), and how answers are counted
+ * and refusals logged.
  *
  * Closing stops listening and ends idle keep-alive connections at once; busy ones end after their
  * answer, which carries `Connection: close` from then on. `close` resolves when the last of them is
