@@ -121,7 +121,9 @@ export class CompactProtocolReader extends ThriftReader {
 
   readI64(): bigint {
     const u = this.#varint64();
-    // Zigzag: (u >>> 1) ^ -(u & 1), in 64-bit two's complement.
+    // Zigzag: (u >>> 1) ^ -(u & 1), in 64-bit two's complement; in numbers while exact (one BigInt
+    // made instead of five: times are on every span).
+    if (typeof u === 'number') return BigInt(u % 2 === 0 ? u / 2 : -(u + 1) / 2);
     return BigInt.asIntN(64, (u >> 1n) ^ -(u & 1n));
   }
 
@@ -165,15 +167,17 @@ export class CompactProtocolReader extends ThriftReader {
     return this.fail('a 32-bit varint is longer than 5 bytes');
   }
 
-  /** An unsigned varint of at most 10 bytes (64 bits). */
-  #varint64(): bigint {
-    // Most values (timestamps, small ids) fit 7 bytes = 49 bits, exact in a double; stay in numbers until then.
+  /**
+   * An unsigned varint of at most 10 bytes (64 bits): a number when it fits 7 bytes = 49 bits
+   * (timestamps, small ids; exact in a double), else a bigint.
+   */
+  #varint64(): number | bigint {
     let low = 0;
     let shift = 0;
     for (; shift < 49; shift += 7) {
       const b = this.#u8();
       low += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return BigInt(low);
+      if ((b & 0x80) === 0) return low;
     }
     let result = BigInt(low);
     for (; shift < 70; shift += 7) {
