@@ -128,6 +128,16 @@ export function countSpans(batch: SpanBatch): number {
   return n;
 }
 
+/**
+ * What most spans carry: no events, no links, an unset status. Decoders share these frozen values
+ * instead of allocating them per span, because the trace assembler holds every span through a quiet
+ * period and each object it holds is copied and marked by the GC (bench/README.md, "Stage costs").
+ * Frozen, so a stage that tried to change one in place would throw instead of changing every span.
+ */
+export const NO_EVENTS = Object.freeze([]) as unknown as SpanEvent[];
+export const NO_LINKS = Object.freeze([]) as unknown as SpanLink[];
+export const UNSET_STATUS: SpanStatus = Object.freeze({ code: StatusCode.UNSET, message: '' });
+
 export function emptyScope(): InstrumentationScope {
   return { name: '', version: '', attributes: {}, droppedAttributesCount: 0 };
 }

@@ -34,7 +34,7 @@ import type {
   SpanLink,
   SpanStatus,
 } from '../../core/model/span-batch.ts';
-import { SpanFlags, SpanKind as Kind, StatusCode, emptyScope } from '../../core/model/span-batch.ts';
+import { NO_EVENTS, NO_LINKS, SpanFlags, SpanKind as Kind, StatusCode, UNSET_STATUS, emptyScope } from '../../core/model/span-batch.ts';
 import { RefType, type JaegerBatch, type JaegerProcess, type JaegerSpan, type JaegerSpanRef } from './jaeger-batch.ts';
 
 /** The result of translating one batch. */
@@ -111,18 +111,23 @@ function resourceAttributes(process: JaegerProcess | undefined): Attributes {
 }
 
 function translateSpan(js: JaegerSpan): Span {
-  const attributes = js.tags;
-  const kind = takeKind(attributes);
-  const status = takeStatus(attributes);
+  const tags = js.tags;
+  // Tags that become span fields are listed here and left out in one copy at the end, rather than
+  // deleted one by one: `delete` turns the object into a slow dictionary, which for a held span costs
+  // heap and GC work for the whole quiet period.
+  const consumed: string[] = [];
+  const kind = takeKind(tags, consumed);
+  const status = takeStatus(tags, consumed);
   let traceState = '';
-  const tracestate = attributes['w3c.tracestate'];
+  const tracestate = tags['w3c.tracestate'];
   if (typeof tracestate === 'string') {
     traceState = tracestate;
-    delete attributes['w3c.tracestate'];
+    consumed.push('w3c.tracestate');
   }
-  delete attributes['sampler.type'];
-  delete attributes['sampler.param'];
-  mapPeerTags(attributes, kind);
+  if (tags['sampler.type'] !== undefined) consumed.push('sampler.type');
+  if (tags['sampler.param'] !== undefined) consumed.push('sampler.param');
+  mapPeerTags(tags, kind, consumed);
+  const attributes = consumed.length === 0 ? tags : without(tags, consumed);
 
   const { parentSpanId, links } = parentAndLinks(js);
   const duration = js.durationNano > 0n ? js.durationNano : 0n;
@@ -138,7 +143,7 @@ function translateSpan(js: JaegerSpan): Span {
     endTimeUnixNano: js.startTimeUnixNano + duration,
     attributes,
     droppedAttributesCount: 0,
-    events: js.logs.map(toEvent),
+    events: js.logs.length === 0 ? NO_EVENTS : js.logs.map(toEvent),
     droppedEventsCount: 0,
     links,
     droppedLinksCount: 0,
@@ -146,32 +151,40 @@ function translateSpan(js: JaegerSpan): Span {
   };
 }
 
-function takeKind(attrs: Attributes): SpanKind {
+/** `attrs` without the keys in `keys`, as a new object. */
+function without(attrs: Attributes, keys: readonly string[]): Attributes {
+  const out: Attributes = {};
+  for (const key in attrs) if (!keys.includes(key)) out[key] = attrs[key]!;
+  return out;
+}
+
+function takeKind(attrs: Attributes, consumed: string[]): SpanKind {
   const tag = attrs['span.kind'];
   const kind = typeof tag === 'string' ? KINDS[tag.toLowerCase()] : undefined;
   if (kind === undefined) return Kind.INTERNAL; // Unknown values stay visible as the tag.
-  delete attrs['span.kind'];
+  consumed.push('span.kind');
   return kind;
 }
 
-function takeStatus(attrs: Attributes): SpanStatus {
+function takeStatus(attrs: Attributes, consumed: string[]): SpanStatus {
   const code = attrs['otel.status_code'];
   const description = attrs['otel.status_description'];
   const message = typeof description === 'string' ? description : '';
   if (typeof code === 'string' && STATUS_CODES[code.toUpperCase()] !== undefined) {
-    delete attrs['otel.status_code'];
-    delete attrs['otel.status_description'];
+    consumed.push('otel.status_code');
+    if (description !== undefined) consumed.push('otel.status_description');
     // The `error` tag an OTel→Jaeger exporter adds alongside is redundant with the status.
-    if (isTrue(attrs.error)) delete attrs.error;
+    if (isTrue(attrs.error)) consumed.push('error');
     const status = STATUS_CODES[code.toUpperCase()]!;
+    if (status === StatusCode.UNSET) return UNSET_STATUS;
     return { code: status, message: status === StatusCode.ERROR ? message : '' };
   }
   if (isTrue(attrs.error)) {
-    delete attrs.error;
-    if (message) delete attrs['otel.status_description'];
+    consumed.push('error');
+    if (message) consumed.push('otel.status_description');
     return { code: StatusCode.ERROR, message };
   }
-  return { code: StatusCode.UNSET, message: '' };
+  return UNSET_STATUS;
 }
 
 function isTrue(v: unknown): boolean {
@@ -182,18 +195,18 @@ function isTrue(v: unknown): boolean {
  * OpenTracing's peer.* name the other side of the call. On a client it is the server that was
  * called, which is what SkyWalking's Exit `peer` and the child's `networkAddressUsedAtPeer` need.
  */
-function mapPeerTags(attrs: Attributes, kind: SpanKind): void {
+function mapPeerTags(attrs: Attributes, kind: SpanKind, consumed: string[]): void {
   const side = kind === Kind.SERVER || kind === Kind.CONSUMER ? 'client' : 'server';
   const ipv4 = attrs['peer.ipv4'];
   const ip = typeof ipv4 === 'number' ? ipv4FromInt(ipv4) : typeof ipv4 === 'string' && ipv4 ? ipv4 : stringTag(attrs['peer.ipv6']);
   const host = stringTag(attrs['peer.hostname']) || ip;
-  if (host && moveTo(attrs, `${side}.address`, host)) delete attrs['peer.hostname'];
+  if (host && moveTo(attrs, `${side}.address`, host) && attrs['peer.hostname'] !== undefined) consumed.push('peer.hostname');
   if (ip && moveTo(attrs, 'network.peer.address', ip)) {
-    delete attrs['peer.ipv4'];
-    delete attrs['peer.ipv6'];
+    if (attrs['peer.ipv4'] !== undefined) consumed.push('peer.ipv4');
+    if (attrs['peer.ipv6'] !== undefined) consumed.push('peer.ipv6');
   }
   const port = portNumber(attrs['peer.port']);
-  if (port !== undefined && moveTo(attrs, `${side}.port`, port)) delete attrs['peer.port'];
+  if (port !== undefined && moveTo(attrs, `${side}.port`, port)) consumed.push('peer.port');
 }
 
 /** Sets `key` unless the span already has it; returns whether the source tag may go. */
@@ -239,7 +252,7 @@ function parentAndLinks(js: JaegerSpan): { parentSpanId: string; links: SpanLink
       flags: 0,
     });
   }
-  return { parentSpanId, links };
+  return { parentSpanId, links: links.length === 0 ? NO_LINKS : links };
 }
 
 function toEvent(log: { timeUnixNano: bigint; fields: Attributes }): SpanEvent {

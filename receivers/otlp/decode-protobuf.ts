@@ -22,6 +22,7 @@ import type {
   SpanStatus,
   StatusCode,
 } from '../../core/model/span-batch.ts';
+import { NO_EVENTS, NO_LINKS, UNSET_STATUS } from '../../core/model/span-batch.ts';
 import { SpanRejections } from '../../core/model/span-rejections.ts';
 import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
@@ -32,16 +33,6 @@ type Reader = protobuf.Reader;
 /** Nesting allowed inside an attribute value (arrays of kvlists of ...); real SDKs use one or two levels. */
 const MAX_VALUE_DEPTH = 32;
 const TWO_POW_32 = 4294967296;
-/**
- * What most spans carry: no events, no links, an unset status. Shared and frozen instead of
- * allocated per span, because the trace assembler holds every span through a quiet period and each
- * object it holds is copied and marked by the GC (bench/README.md, "Stage costs"). Frozen, so a
- * stage that tried to change one in place would throw instead of changing every span.
- */
-const NO_EVENTS = Object.freeze([]) as unknown as SpanEvent[];
-const NO_LINKS = Object.freeze([]) as unknown as SpanLink[];
-const UNSET_STATUS: SpanStatus = Object.freeze({ code: 0, message: '' });
-
 /** Shared by every request: attribute keys repeat across spans and requests alike. */
 const ATTRIBUTE_KEYS = new StringCache(KEY_CACHE);
 /** Short string attribute values and span names, which mostly repeat too (core/model/string-cache.ts). */

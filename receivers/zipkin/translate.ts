@@ -37,8 +37,11 @@ import { setAttribute } from '../../core/model/attributes.ts';
 import { spanTimeProblem } from '../../core/model/span-times.ts';
 import {
   SpanFlags,
+  NO_EVENTS,
+  NO_LINKS,
   SpanKind,
   StatusCode,
+  UNSET_STATUS,
   type AttributeValue,
   type Attributes,
   type InstrumentationScope,
@@ -192,9 +195,9 @@ function toSpan(z: ZipkinSpan, startMicros: bigint, tags: Map<string, string>, o
     endTimeUnixNano: startTimeUnixNano + (z.duration ?? 0n) * 1000n,
     attributes,
     droppedAttributesCount: 0,
-    events: z.annotations.map((a): SpanEvent => ({ timeUnixNano: a.timestamp * 1000n, name: a.value, attributes: {}, droppedAttributesCount: 0 })),
+    events: z.annotations.length === 0 ? NO_EVENTS : z.annotations.map((a): SpanEvent => ({ timeUnixNano: a.timestamp * 1000n, name: a.value, attributes: {}, droppedAttributesCount: 0 })),
     droppedEventsCount: 0,
-    links: [],
+    links: NO_LINKS,
     droppedLinksCount: 0,
     status,
   };
@@ -312,7 +315,7 @@ function takeStatus(tags: Map<string, string>): SpanStatus {
     if (error !== '' && error.toLowerCase() !== 'true') message = error;
   }
   if (code === StatusCode.ERROR && message === '') message = description;
-  return { code, message };
+  return code === StatusCode.UNSET ? UNSET_STATUS : { code, message };
 }
 
 function addEndpointAttributes(attributes: Attributes, z: ZipkinSpan): void {
