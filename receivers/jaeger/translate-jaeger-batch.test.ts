@@ -92,6 +92,18 @@ describe('translateJaegerBatch', () => {
     assert.equal(unknown.attributes['span.kind'], 'sideways', 'an unknown kind stays visible');
   });
 
+  it('leaves the consumed tags out of a plain attribute record, keeping a tag named __proto__ as an own key', () => {
+    const tags: Record<string, unknown> = { 'span.kind': 'client', keep: 'x' };
+    Object.defineProperty(tags, '__proto__', { value: 'odd', enumerable: true, writable: true, configurable: true });
+    const s = one(jspan({ tags: tags as JaegerSpan['tags'] }));
+    assert.equal(s.kind, SpanKind.CLIENT);
+    assert.deepEqual(Object.keys(s.attributes), ['keep', '__proto__']);
+    assert.equal(Object.getPrototypeOf(s.attributes), Object.prototype);
+    assert.equal(Object.getOwnPropertyDescriptor(s.attributes, '__proto__')?.value, 'odd');
+    assert.equal(s.events.length, 0);
+    assert.equal(s.links.length, 0);
+  });
+
   it('keeps tag types as attribute types', () => {
     const tags = { s: 'x', d: 1.5, b: false, l: 7, big: 2n ** 62n, bin: Uint8Array.from([1]) };
     assert.deepEqual(one(jspan({ tags: { ...tags } })).attributes, tags);

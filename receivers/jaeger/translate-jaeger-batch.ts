@@ -151,10 +151,10 @@ function translateSpan(js: JaegerSpan): Span {
   };
 }
 
-/** `attrs` without the keys in `keys`, as a new object. */
+/** `attrs` without the keys in `keys`, as a new object (sender-chosen keys: through setAttribute). */
 function without(attrs: Attributes, keys: readonly string[]): Attributes {
   const out: Attributes = {};
-  for (const key in attrs) if (!keys.includes(key)) out[key] = attrs[key]!;
+  for (const key in attrs) if (!keys.includes(key)) setAttribute(out, key, attrs[key]!);
   return out;
 }
 
