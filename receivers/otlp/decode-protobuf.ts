@@ -8,21 +8,23 @@
 import protobuf from 'protobufjs/minimal.js';
 import { InvalidInputError } from '../../core/errors.ts';
 import { setAttribute } from '../../core/model/attributes.ts';
-import type {
-  AttributeValue,
-  Attributes,
-  InstrumentationScope,
-  Resource,
-  ResourceSpans,
-  ScopeSpans,
-  Span,
-  SpanEvent,
-  SpanKind,
-  SpanLink,
-  SpanStatus,
-  StatusCode,
+import {
+  NO_EVENTS,
+  NO_LINKS,
+  UNSET_STATUS,
+  type AttributeValue,
+  type Attributes,
+  type InstrumentationScope,
+  type Resource,
+  type ResourceSpans,
+  type ScopeSpans,
+  type Span,
+  type SpanEvent,
+  type SpanKind,
+  type SpanLink,
+  type SpanStatus,
+  type StatusCode,
 } from '../../core/model/span-batch.ts';
-import { NO_EVENTS, NO_LINKS, UNSET_STATUS } from '../../core/model/span-batch.ts';
 import { SpanRejections } from '../../core/model/span-rejections.ts';
 import { spanTimeProblem } from '../../core/model/span-times.ts';
 import { ZERO_SPAN_ID, spanIdProblem, type DecodedTraces } from './decoded-traces.ts';
